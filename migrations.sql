@@ -1,0 +1,238 @@
+-- migrations.sql: append-only. Never edit a block that has shipped; add a new one.
+-- `flask --app app db upgrade` applies every block above PRAGMA user_version, each in its
+-- own IMMEDIATE transaction. Timestamps are UTC ISO-8601 text; secrets are SHA-256 hex digests.
+
+-- migrate: 1
+CREATE TABLE user (
+  id INTEGER PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  sub TEXT NOT NULL UNIQUE,               -- stable OIDC subject, never the username
+  email TEXT,
+  email_verified INTEGER NOT NULL DEFAULT 0,
+  name TEXT,
+  password_hash TEXT,                     -- NULL: cannot sign in with a password
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  claims TEXT NOT NULL DEFAULT '{}',      -- extra id_token/userinfo claims (mock mode), JSON
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE user_session (
+  id INTEGER PRIMARY KEY,
+  sid_hash TEXT NOT NULL UNIQUE,
+  user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+  auth_time TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX user_session_user ON user_session (user_id);
+
+CREATE TABLE personal_access_token (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  last_used_at TEXT,
+  expires_at TEXT
+);
+CREATE INDEX personal_access_token_user ON personal_access_token (user_id);
+
+CREATE TABLE oauth_client (
+  id INTEGER PRIMARY KEY,
+  client_id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  client_type TEXT NOT NULL CHECK (client_type IN ('confidential', 'public')),
+  token_endpoint_auth_method TEXT NOT NULL
+    CHECK (token_endpoint_auth_method IN ('client_secret_basic', 'client_secret_post', 'none')),
+  redirect_uris TEXT NOT NULL DEFAULT '[]',          -- JSON list
+  post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]',
+  grant_types TEXT NOT NULL DEFAULT '["authorization_code", "refresh_token"]',
+  scope TEXT NOT NULL DEFAULT '',                    -- allowed scopes, space-separated; '' = any known
+  logo_uri TEXT,
+  client_uri TEXT,                                   -- homepage
+  tos_uri TEXT,
+  policy_uri TEXT,
+  contacts TEXT NOT NULL DEFAULT '[]',
+  software_id TEXT,
+  software_version TEXT,
+  application_type TEXT NOT NULL DEFAULT 'web',
+  registration TEXT NOT NULL DEFAULT 'admin'
+    CHECK (registration IN ('admin', 'dynamic', 'metadata_document', 'mock')),
+  registration_token_hash TEXT UNIQUE,               -- RFC 7592 registration_access_token
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE client_secret (
+  id INTEGER PRIMARY KEY,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  prefix TEXT NOT NULL UNIQUE,            -- public lookup part of the secret
+  secret_hash TEXT NOT NULL,
+  last6 TEXT NOT NULL,                    -- shown in lists so people can tell secrets apart
+  created_at TEXT NOT NULL,
+  last_used_at TEXT
+);
+CREATE INDEX client_secret_client ON client_secret (client_id);
+
+CREATE TABLE resource (
+  id INTEGER PRIMARY KEY,
+  uri TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT '',
+  scopes TEXT NOT NULL DEFAULT '',        -- space-separated
+  owner_id INTEGER REFERENCES oauth_client (id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL
+);
+
+-- A grant: what one code, device code or client_credentials request issued. Access and refresh
+-- tokens hang off it, so a replayed code or a reused refresh token revokes the whole family.
+CREATE TABLE token_family (
+  id INTEGER PRIMARY KEY,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  user_id INTEGER REFERENCES user (id) ON DELETE CASCADE,
+  client_secret_id INTEGER REFERENCES client_secret (id) ON DELETE CASCADE,
+  grant_type TEXT NOT NULL,
+  scope TEXT NOT NULL DEFAULT '',
+  audience TEXT NOT NULL,
+  nonce TEXT,
+  auth_time TEXT,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,               -- absolute lifetime; rotation never extends it
+  revoked_at TEXT
+);
+CREATE INDEX token_family_client_user ON token_family (client_id, user_id);
+CREATE INDEX token_family_secret ON token_family (client_secret_id);
+
+CREATE TABLE authorization_code (
+  id INTEGER PRIMARY KEY,
+  code_hash TEXT NOT NULL UNIQUE,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+  redirect_uri TEXT,                      -- as sent at authorize; NULL when it was omitted
+  scope TEXT NOT NULL DEFAULT '',
+  resource TEXT,                          -- as sent at authorize; NULL when it was omitted
+  audience TEXT NOT NULL,
+  code_challenge TEXT NOT NULL,
+  code_challenge_method TEXT NOT NULL,
+  nonce TEXT,
+  auth_time TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at TEXT,
+  family_id INTEGER REFERENCES token_family (id) ON DELETE SET NULL
+);
+CREATE INDEX authorization_code_expires ON authorization_code (expires_at);
+
+CREATE TABLE access_token (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  family_id INTEGER NOT NULL REFERENCES token_family (id) ON DELETE CASCADE,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  user_id INTEGER REFERENCES user (id) ON DELETE CASCADE,
+  scope TEXT NOT NULL DEFAULT '',
+  audience TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX access_token_family ON access_token (family_id);
+CREATE INDEX access_token_expires ON access_token (expires_at);
+
+CREATE TABLE refresh_token (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  family_id INTEGER NOT NULL REFERENCES token_family (id) ON DELETE CASCADE,
+  scope TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,               -- idle lifetime
+  rotated_at TEXT,                        -- set once used; presenting it again is reuse
+  revoked_at TEXT
+);
+CREATE INDEX refresh_token_family ON refresh_token (family_id);
+CREATE INDEX refresh_token_expires ON refresh_token (expires_at);
+
+-- Remembered consent (OIDC): (user, client, audience) -> the scopes the user allowed.
+CREATE TABLE consent (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  audience TEXT NOT NULL,
+  scope TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (user_id, client_id, audience)
+);
+
+CREATE TABLE device_code (
+  id INTEGER PRIMARY KEY,
+  device_code_hash TEXT NOT NULL UNIQUE,
+  user_code_hash TEXT NOT NULL UNIQUE,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  scope TEXT NOT NULL DEFAULT '',
+  resource TEXT,
+  audience TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'approved', 'denied', 'used')),
+  user_id INTEGER REFERENCES user (id) ON DELETE CASCADE,
+  interval INTEGER NOT NULL DEFAULT 5,
+  last_polled_at TEXT,
+  auth_time TEXT,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  family_id INTEGER REFERENCES token_family (id) ON DELETE SET NULL
+);
+CREATE INDEX device_code_expires ON device_code (expires_at);
+
+CREATE TABLE signing_key (
+  id INTEGER PRIMARY KEY,
+  kid TEXT NOT NULL UNIQUE,
+  alg TEXT NOT NULL DEFAULT 'RS256',
+  private_pem TEXT NOT NULL,
+  public_jwk TEXT NOT NULL,               -- JSON
+  created_at TEXT NOT NULL,
+  retired_at TEXT,                        -- no longer signs new tokens
+  expires_at TEXT                         -- published until then; NULL while active
+);
+
+CREATE TABLE initial_access_token (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_by INTEGER REFERENCES user (id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at TEXT
+);
+
+-- Counted events for throttling across workers: failed logins, wrong device codes,
+-- registrations. `bucket` names the counter ("login:user:alice", "register:ip:127.0.0.1").
+CREATE TABLE throttle_event (
+  id INTEGER PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX throttle_event_bucket ON throttle_event (bucket, created_at);
+
+CREATE TABLE audit_event (
+  id INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target_type TEXT NOT NULL DEFAULT '',
+  target TEXT NOT NULL DEFAULT '',
+  changes TEXT NOT NULL DEFAULT '{}',     -- JSON {field: [old, new]}; never secrets
+  ip TEXT NOT NULL DEFAULT '',
+  success INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX audit_event_created ON audit_event (created_at);
+
+-- Mock mode: errors queued by the control API for the next request to an endpoint.
+CREATE TABLE mock_forced_error (
+  id INTEGER PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  error_description TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX mock_forced_error_endpoint ON mock_forced_error (endpoint);

@@ -1,0 +1,448 @@
+"""Database handle, one model per table of migrations.sql, and small query helpers (no Flask)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from peewee import (
+    BooleanField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+
+# Deferred: create_app() calls db.init(path, pragmas=PRAGMAS). No connection at import time,
+# so gunicorn workers each open their own after the fork.
+db = SqliteDatabase(None)
+
+PRAGMAS = {
+    "journal_mode": "wal",  # readers don't block the single writer
+    "foreign_keys": 1,  # SQLite's default is off, per connection
+    "busy_timeout": 5000,  # ms to wait for the write lock instead of failing
+    "synchronous": "full",  # WAL + FULL: an acknowledged revocation survives power loss
+    "journal_size_limit": 64 * 1024 * 1024,  # keep the WAL file bounded after checkpoints
+}
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC datetime (how every timestamp is stored)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class JSONField(TextField):
+    """A TEXT column holding JSON."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class User(BaseModel):
+    username = TextField(unique=True)
+    sub = TextField(unique=True)
+    email = TextField(null=True)
+    email_verified = BooleanField(default=False)
+    name = TextField(null=True)
+    password_hash = TextField(null=True)
+    is_admin = BooleanField(default=False)
+    claims = JSONField(default=dict)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "user"
+
+    @classmethod
+    def by_username(cls, username: str) -> User | None:
+        return cls.get_or_none(cls.username == username)
+
+
+class UserSession(BaseModel):
+    sid_hash = TextField(unique=True)
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    auth_time = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "user_session"
+
+
+class PersonalAccessToken(BaseModel):
+    user = ForeignKeyField(User, backref="personal_tokens", on_delete="CASCADE")
+    token_hash = TextField(unique=True)
+    name = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "personal_access_token"
+
+
+class Client(BaseModel):
+    client_id = TextField(unique=True)
+    name = TextField()
+    client_type = TextField()  # "confidential" | "public"
+    token_endpoint_auth_method = TextField()
+    redirect_uris = JSONField(default=list)
+    post_logout_redirect_uris = JSONField(default=list)
+    grant_types = JSONField(default=lambda: ["authorization_code", "refresh_token"])
+    scope = TextField(default="")
+    logo_uri = TextField(null=True)
+    client_uri = TextField(null=True)
+    tos_uri = TextField(null=True)
+    policy_uri = TextField(null=True)
+    contacts = JSONField(default=list)
+    software_id = TextField(null=True)
+    software_version = TextField(null=True)
+    application_type = TextField(default="web")
+    registration = TextField(default="admin")  # admin | dynamic | metadata_document | mock
+    registration_token_hash = TextField(null=True, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "oauth_client"
+
+    @classmethod
+    def by_client_id(cls, client_id: str) -> Client | None:
+        return cls.get_or_none(cls.client_id == client_id)
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_type == "public"
+
+
+class ClientSecret(BaseModel):
+    client = ForeignKeyField(Client, backref="secrets", on_delete="CASCADE")
+    prefix = TextField(unique=True)
+    secret_hash = TextField()
+    last6 = TextField()
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "client_secret"
+
+
+class Resource(BaseModel):
+    uri = TextField(unique=True)
+    name = TextField(default="")
+    scopes = TextField(default="")
+    owner = ForeignKeyField(Client, null=True, backref="resources", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "resource"
+
+    @classmethod
+    def by_uri(cls, uri: str) -> Resource | None:
+        return cls.get_or_none(cls.uri == uri)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+
+class TokenFamily(BaseModel):
+    client = ForeignKeyField(Client, backref="families", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, backref="families", on_delete="CASCADE")
+    client_secret = ForeignKeyField(ClientSecret, null=True, on_delete="CASCADE")
+    grant_type = TextField()
+    scope = TextField(default="")
+    audience = TextField()
+    nonce = TextField(null=True)
+    auth_time = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "token_family"
+
+    def revoke(self, now: datetime | None = None) -> None:
+        """Revoke this family and every access and refresh token in it."""
+        now = now or utcnow()
+        revoke_families([self.id], now)
+
+
+class AuthorizationCode(BaseModel):
+    code_hash = TextField(unique=True)
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    redirect_uri = TextField(null=True)
+    scope = TextField(default="")
+    resource = TextField(null=True)
+    audience = TextField()
+    code_challenge = TextField()
+    code_challenge_method = TextField()
+    nonce = TextField(null=True)
+    auth_time = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    family = ForeignKeyField(TokenFamily, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "authorization_code"
+
+
+class AccessToken(BaseModel):
+    token_hash = TextField(unique=True)
+    family = ForeignKeyField(TokenFamily, backref="access_tokens", on_delete="CASCADE")
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    scope = TextField(default="")
+    audience = TextField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "access_token"
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or utcnow())
+
+
+class RefreshToken(BaseModel):
+    token_hash = TextField(unique=True)
+    family = ForeignKeyField(TokenFamily, backref="refresh_tokens", on_delete="CASCADE")
+    scope = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    rotated_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "refresh_token"
+
+
+class Consent(BaseModel):
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+    audience = TextField()
+    scope = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "consent"
+        indexes = ((("user", "client", "audience"), True),)
+
+
+class DeviceCode(BaseModel):
+    device_code_hash = TextField(unique=True)
+    user_code_hash = TextField(unique=True)
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+    scope = TextField(default="")
+    resource = TextField(null=True)
+    audience = TextField()
+    status = TextField(default="pending")  # pending | approved | denied | used
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    interval = IntegerField(default=5)
+    last_polled_at = DateTimeField(null=True)
+    auth_time = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    family = ForeignKeyField(TokenFamily, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "device_code"
+
+
+class SigningKey(BaseModel):
+    kid = TextField(unique=True)
+    alg = TextField(default="RS256")
+    private_pem = TextField()
+    public_jwk = JSONField()
+    created_at = DateTimeField(default=utcnow)
+    retired_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "signing_key"
+
+
+class InitialAccessToken(BaseModel):
+    token_hash = TextField(unique=True)
+    created_by = ForeignKeyField(User, null=True, column_name="created_by", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "initial_access_token"
+
+
+class ThrottleEvent(BaseModel):
+    bucket = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "throttle_event"
+
+
+class AuditEvent(BaseModel):
+    created_at = DateTimeField(default=utcnow)
+    actor = TextField()
+    action = TextField()
+    target_type = TextField(default="")
+    target = TextField(default="")
+    changes = JSONField(default=dict)
+    ip = TextField(default="")
+    success = BooleanField(default=True)
+
+    class Meta:
+        table_name = "audit_event"
+
+
+class MockForcedError(BaseModel):
+    endpoint = TextField()
+    status = IntegerField()
+    error = TextField()
+    error_description = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "mock_forced_error"
+
+
+MODELS = [
+    User,
+    UserSession,
+    PersonalAccessToken,
+    Client,
+    ClientSecret,
+    Resource,
+    TokenFamily,
+    AuthorizationCode,
+    AccessToken,
+    RefreshToken,
+    Consent,
+    DeviceCode,
+    SigningKey,
+    InitialAccessToken,
+    ThrottleEvent,
+    AuditEvent,
+    MockForcedError,
+]
+
+
+# -- query helpers -------------------------------------------------------------------------
+
+
+def revoke_families(family_ids: list[int], now: datetime | None = None) -> None:
+    """Mark families and all their access and refresh tokens revoked (call inside atomic)."""
+    if not family_ids:
+        return
+    now = now or utcnow()
+    (
+        TokenFamily.update(revoked_at=now)
+        .where(TokenFamily.id.in_(family_ids), TokenFamily.revoked_at.is_null())
+        .execute()
+    )
+    (
+        AccessToken.update(revoked_at=now)
+        .where(AccessToken.family.in_(family_ids), AccessToken.revoked_at.is_null())
+        .execute()
+    )
+    (
+        RefreshToken.update(revoked_at=now)
+        .where(RefreshToken.family.in_(family_ids), RefreshToken.revoked_at.is_null())
+        .execute()
+    )
+
+
+def count_recent(bucket: str, window: timedelta, now: datetime | None = None) -> int:
+    """How many throttle events `bucket` has had within `window`."""
+    since = (now or utcnow()) - window
+    return (
+        ThrottleEvent.select()
+        .where(ThrottleEvent.bucket == bucket, ThrottleEvent.created_at > since)
+        .count()
+    )
+
+
+def record_event(bucket: str, now: datetime | None = None) -> None:
+    """Count one throttle event for `bucket`."""
+    ThrottleEvent.create(bucket=bucket, created_at=now or utcnow())
+
+
+def audit(
+    actor: str,
+    action: str,
+    target_type: str = "",
+    target: str = "",
+    changes: dict | None = None,
+    ip: str = "",
+    success: bool = True,
+) -> AuditEvent:
+    """Record an audit event. `changes` maps field -> [old, new] and must hold no secrets."""
+    return AuditEvent.create(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target=target,
+        changes=changes or {},
+        ip=ip,
+        success=success,
+    )
+
+
+# -- migrations ----------------------------------------------------------------------------
+
+_BLOCK = re.compile(r"^-- migrate: (\d+)\s*$", re.MULTILINE)
+
+
+def parse_migrations(text: str) -> list[tuple[int, str]]:
+    """Split migrations.sql into (number, sql) blocks, in file order."""
+    parts = _BLOCK.split(text)
+    return [(int(parts[i]), parts[i + 1]) for i in range(1, len(parts), 2)]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def apply_migrations(path: str, text: str) -> list[int]:
+    """Apply every block above PRAGMA user_version; return the numbers applied.
+
+    Each block runs in its own BEGIN IMMEDIATE ... COMMIT inside the script, because
+    sqlite3.executescript() commits any open transaction before it runs.
+    """
+    applied = []
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=wal")
+        for number, sql in parse_migrations(text):
+            if number <= schema_version(conn):
+                continue
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            applied.append(number)
+    finally:
+        conn.close()
+    return applied

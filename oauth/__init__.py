@@ -1,0 +1,1 @@
+"""Gatehouse's OAuth 2.1 / OpenID Connect blueprints and the pure protocol helpers they call."""

@@ -1,0 +1,7 @@
+"""Admin UI for applications: /admin/apps (list, create, edit, secrets, delete)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -1,0 +1,129 @@
+"""Signing keys (kept in the database, generated once) and signed JWTs: id_tokens, JWKS.
+
+RS256 through PyJWT + cryptography. The newest unretired key signs; retired keys stay
+published in the JWKS until every token they signed has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from peewee import IntegrityError
+
+from models import SigningKey, db, utcnow
+
+ALG = "RS256"
+_cache: dict[str, Any] = {}  # kid -> private key object, per process
+
+
+def _public_jwk(private_key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
+    return {"kty": "RSA", "use": "sig", "alg": ALG, "kid": kid, "n": jwk["n"], "e": jwk["e"]}
+
+
+def create_key() -> SigningKey:
+    """Generate a new RSA-2048 signing key and store it (it becomes the active one)."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = secrets.token_urlsafe(12)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return SigningKey.create(kid=kid, private_pem=pem, public_jwk=_public_jwk(private_key, kid))
+
+
+def active_key() -> SigningKey:
+    """The key that signs new tokens; created on first use (once, whatever the worker)."""
+    key = _newest_active()
+    if key is not None:
+        return key
+    try:
+        with db.atomic("IMMEDIATE"):
+            key = _newest_active() or create_key()
+    except IntegrityError:  # pragma: no cover - a kid collision is practically impossible
+        key = _newest_active()
+    return key
+
+
+def _newest_active() -> SigningKey | None:
+    return (
+        SigningKey.select()
+        .where(SigningKey.retired_at.is_null())
+        .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
+        .first()
+    )
+
+
+def rotate(publish_for: timedelta) -> SigningKey:
+    """Add a new active key; older keys stop signing and stay published for `publish_for`."""
+    now = utcnow()
+    with db.atomic("IMMEDIATE"):
+        (
+            SigningKey.update(retired_at=now, expires_at=now + publish_for)
+            .where(SigningKey.retired_at.is_null())
+            .execute()
+        )
+        return create_key()
+
+
+def published_keys(now: datetime | None = None) -> list[SigningKey]:
+    """Keys whose public half belongs in the JWKS (active, or retired but not yet expired)."""
+    now = now or utcnow()
+    return list(
+        SigningKey.select()
+        .where(SigningKey.expires_at.is_null() | (SigningKey.expires_at > now))
+        .order_by(SigningKey.id.desc())
+    )
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    """The JWK Set document (RFC 7517 §5): public keys only."""
+    if not published_keys():
+        active_key()
+    return {"keys": [key.public_jwk for key in published_keys()]}
+
+
+def _private(key: SigningKey) -> Any:
+    if key.kid not in _cache:
+        _cache[key.kid] = serialization.load_pem_private_key(
+            key.private_pem.encode("ascii"), password=None
+        )
+    return _cache[key.kid]
+
+
+def sign(claims: dict[str, Any]) -> str:
+    """Sign `claims` as a JWT with the active key, `kid` in the header."""
+    key = active_key()
+    return jwt.encode(claims, _private(key), algorithm=ALG, headers={"kid": key.kid})
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core §3.1.3.6: left half of SHA-256 of the access token, base64url."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+def verify(token: str, audience: str | None, issuer: str) -> dict[str, Any]:
+    """Verify a JWT we signed (any published key); raises jwt.PyJWTError when invalid."""
+    kid = jwt.get_unverified_header(token).get("kid")
+    key = next((k for k in published_keys() if k.kid == kid), None)
+    if key is None:
+        raise jwt.InvalidTokenError("unknown key id")
+    options = {"verify_aud": audience is not None}
+    return jwt.decode(
+        token,
+        _private(key).public_key(),
+        algorithms=[ALG],
+        audience=audience,
+        issuer=issuer,
+        options=options,
+    )

@@ -1,0 +1,177 @@
+"""Browser sessions and who is asking: the signed-in user, admins, personal access tokens.
+
+The Flask session cookie carries only a random session id; the `user_session` row it names
+holds the user and auth_time, so logout and user deletion end the session on every worker.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, g, jsonify, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from models import PersonalAccessToken, User, UserSession, utcnow
+from oauth import crypto
+from oauth.errors import error_page
+
+# Every browser form is CSRF-protected; blueprints that clients call directly are exempted in
+# create_app, and the JSON management API re-applies it for session (not token) callers.
+csrf = CSRFProtect()
+
+
+def client_ip() -> str:
+    """The caller's address (ProxyFix has already applied trusted forwarded headers)."""
+    return request.remote_addr or ""
+
+
+def _load_session() -> UserSession | None:
+    sid = session.get("sid")
+    if not isinstance(sid, str):
+        return None
+    row = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(UserSession.sid_hash == crypto.sha256_hex(sid))
+        .first()
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def current_session() -> UserSession | None:
+    """The live session row of this request, cached on `g`."""
+    if "user_session" not in g:
+        g.user_session = _load_session()
+    return g.user_session
+
+
+def current_user() -> User | None:
+    """The signed-in user, or None."""
+    row = current_session()
+    return row.user if row is not None else None
+
+
+def login_user(user: User) -> UserSession:
+    """Start a new session for `user`, rotating the session id (no fixation)."""
+    old = current_session()
+    if old is not None:
+        old.revoked_at = utcnow()
+        old.save()
+    session.clear()
+    sid, sid_hash = crypto.new_secret(crypto.SESSION_ID)
+    now = utcnow()
+    lifetime = timedelta(seconds=int(current_app.config["SESSION_LIFETIME"]))
+    row = UserSession.create(
+        sid_hash=sid_hash, user=user, auth_time=now, created_at=now, expires_at=now + lifetime
+    )
+    session["sid"] = sid
+    session.permanent = True
+    g.user_session = row
+    return row
+
+
+def logout_user() -> None:
+    """End the current session, server side and in the cookie."""
+    row = current_session()
+    if row is not None:
+        UserSession.update(revoked_at=utcnow()).where(UserSession.id == row.id).execute()
+    session.clear()
+    g.user_session = None
+
+
+def login_url(next_path: str) -> str:
+    return url_for("login.login") + "?" + urlencode({"next": next_path})
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send people who are not signed in to /login, then back here."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(login_url(request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def personal_token_user(token: str) -> User | None:
+    """The user a personal access token belongs to, if it is live."""
+    if not crypto.has_kind(token, crypto.PERSONAL_TOKEN):
+        return None
+    row = (
+        PersonalAccessToken.select(PersonalAccessToken, User)
+        .join(User)
+        .where(PersonalAccessToken.token_hash == crypto.sha256_hex(token))
+        .first()
+    )
+    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+        return None
+    if row.last_used_at is None or utcnow() - row.last_used_at > timedelta(minutes=1):
+        PersonalAccessToken.update(last_used_at=utcnow()).where(
+            PersonalAccessToken.id == row.id
+        ).execute()
+    return row.user
+
+
+def api_error(status: int, message: str, headers: dict[str, str] | None = None):
+    """A management-API error in the {"message": ...} shape, never cached."""
+    response = jsonify({"message": message})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(headers or {})
+    return response
+
+
+def admin_required_api(view: Callable[..., Any]) -> Callable[..., Any]:
+    """JSON API guard: an admin's session (CSRF applies) or an admin personal access token."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        token = bearer_token()
+        user = personal_token_user(token) if token else current_user()
+        if user is None:
+            return api_error(
+                401, "Authentication required.", {"WWW-Authenticate": 'Bearer realm="gatehouse"'}
+            )
+        if not user.is_admin:
+            return api_error(403, "Only administrators may do this.")
+        if token is None and request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()  # a browser session must prove the request came from our pages
+        g.actor = user
+        g.via_token = token is not None
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """HTML guard for /admin pages: signed in, and an administrator."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = current_user()
+        if user is None:
+            return redirect(login_url(request.full_path.rstrip("?")))
+        if not user.is_admin:
+            return error_page("Forbidden", "Only administrators can open this page.", 403)
+        g.actor = user
+        return view(*args, **kwargs)
+
+    return wrapped
