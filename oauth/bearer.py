@@ -1,0 +1,49 @@
+"""Bearer access tokens at resource endpoints (RFC 6750): lookup, audience and scope checks."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify
+
+from models import AccessToken, Client, User, utcnow
+from oauth import crypto
+from oauth.errors import NO_STORE
+
+
+def find_access_token(token: str) -> AccessToken | None:
+    """The live access token row for a presented token (with client and user), or None."""
+    if not crypto.has_kind(token, crypto.ACCESS_TOKEN) or len(token) > 200:
+        return None
+    row = (
+        AccessToken.select(AccessToken, Client, User)
+        .join(Client)
+        .switch(AccessToken)
+        .join(User, join_type="LEFT OUTER")
+        .where(AccessToken.token_hash == crypto.sha256_hex(token))
+        .first()
+    )
+    if row is None or not row.is_active(utcnow()):
+        return None
+    return row
+
+
+def challenge(
+    status: int, error: str | None, description: str, scope: str | None = None
+) -> Response:
+    """401/403 with `WWW-Authenticate: Bearer ...` naming our protected resource metadata.
+
+    RFC 6750 §3 and RFC 9728 §5.1: `resource_metadata` tells MCP clients where to discover us.
+    """
+    issuer = current_app.config["ISSUER"]
+    params = ['realm="gatehouse"']
+    if error:
+        params.append(f'error="{error}"')
+        params.append(f'error_description="{description}"')
+    if scope:
+        params.append(f'scope="{scope}"')
+    params.append(f'resource_metadata="{issuer}/.well-known/oauth-protected-resource"')
+    body = {"error": error or "invalid_token", "error_description": description}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(params)
+    response.headers.update(NO_STORE)
+    return response
