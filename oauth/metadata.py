@@ -1,7 +1,191 @@
-"""Discovery: RFC 8414 and OIDC metadata, RFC 9728 protected resource metadata, JWKS."""
+"""Discovery: RFC 8414 and OIDC metadata, RFC 9728 protected resource metadata, JWKS.
+
+Every document is public and cacheable (`Cache-Control: public, max-age=300`) and readable
+from any origin (`Access-Control-Allow-Origin: *`, never with credentials).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+
+from models import Resource
+from oauth import keys
+from oauth.errors import OAuthError, json_error
+from oauth.scopes import BUILTIN_API_SCOPES, known_scopes
 
 bp = Blueprint("metadata", __name__)
+
+AS_WELL_KNOWN = "/.well-known/oauth-authorization-server"
+OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
+PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+BUILTIN_API_PATH = "/api/v2"
+CACHE_CONTROL = "public, max-age=300"
+CACHE_TTL = 30.0  # seconds a worker reuses the metadata body (scopes come from the database)
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+CLAIMS = [
+    *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"),
+    *("name", "preferred_username", "updated_at", "email", "email_verified"),
+]
+
+
+def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[str, Any]:
+    """The authorization server metadata (RFC 8414 §2, OIDC Discovery §3), one dict for both."""
+    doc: dict[str, Any] = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth2/authorize",
+        "token_endpoint": f"{issuer}/oauth2/token",
+        "jwks_uri": f"{issuer}/oauth2/jwks",
+        "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke",
+        "introspection_endpoint": f"{issuer}/oauth2/introspect",
+        "device_authorization_endpoint": f"{issuer}/oauth2/device_authorization",
+        "end_session_endpoint": f"{issuer}/oauth2/logout",
+    }
+    if registration:
+        doc["registration_endpoint"] = f"{issuer}/oauth2/register"
+    doc.update(
+        scopes_supported=sorted(scopes),
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=[
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            DEVICE_GRANT,
+        ],
+        code_challenge_methods_supported=["S256"],
+        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
+        revocation_endpoint_auth_methods_supported=[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        # Only confidential clients may introspect (DESIGN.md), so no "none" here.
+        introspection_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+        subject_types_supported=["public"],
+        id_token_signing_alg_values_supported=[keys.ALG],
+        claims_supported=CLAIMS,
+        claims_parameter_supported=False,
+        request_parameter_supported=False,
+        request_uri_parameter_supported=False,  # OIDC Discovery §3: the default is true
+        prompt_values_supported=["none", "login", "consent"],
+        authorization_response_iss_parameter_supported=True,  # RFC 9207 §3
+        client_id_metadata_document_supported=True,
+    )
+    return doc
+
+
+def _metadata_body() -> bytes:
+    """The serialised metadata, rebuilt at most every CACHE_TTL seconds per worker."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    cached = app.extensions.get("gatehouse.metadata")
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    cfg = app.config
+    doc = build_metadata(cfg["ISSUER"], cfg["REGISTRATION"] != "off", list(known_scopes()))
+    body = json.dumps(doc, indent=None, separators=(",", ":")).encode("utf-8") + b"\n"
+    app.extensions["gatehouse.metadata"] = (now + CACHE_TTL, body)
+    return body
+
+
+def invalidate_cache(app: Flask) -> None:
+    """Forget this worker's cached metadata (call after adding or removing a resource)."""
+    app.extensions.pop("gatehouse.metadata", None)
+
+
+def _issuer_path() -> str:
+    return urlsplit(current_app.config["ISSUER"]).path
+
+
+def _called_path() -> str:
+    """The path the client called, including any mount point (SCRIPT_NAME)."""
+    return request.script_root + request.path
+
+
+def _metadata_response() -> Response:
+    return Response(_metadata_body(), mimetype="application/json")
+
+
+@bp.errorhandler(404)
+def _not_found(exc: Exception):
+    # JSON even under an issuer path prefix, where the app-wide handler would render HTML.
+    return json_error(OAuthError("not_found", getattr(exc, "description", None), 404))
+
+
+@bp.after_request
+def _public_headers(response: Response) -> Response:
+    """Cacheable and readable cross-origin, never with credentials (RFC 8414 §3, CORS)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization, MCP-Protocol-Version"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    if response.status_code == 200 and request.method in ("GET", "HEAD"):
+        response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+@bp.route(AS_WELL_KNOWN, methods=["GET"])
+@bp.route(f"{AS_WELL_KNOWN}/<path:suffix>", methods=["GET"])
+def authorization_server(suffix: str | None = None):
+    """RFC 8414 §3.1: the issuer's path, if any, is inserted after the well-known part."""
+    if _called_path() != AS_WELL_KNOWN + _issuer_path():
+        abort(404, "No authorization server with that issuer here.")
+    return _metadata_response()
+
+
+@bp.route(OIDC_WELL_KNOWN, methods=["GET"])
+@bp.route(f"{OIDC_WELL_KNOWN}/<path:suffix>", methods=["GET"])
+@bp.route(f"/<path:prefix>{OIDC_WELL_KNOWN}", methods=["GET"])
+def openid_configuration(suffix: str | None = None, prefix: str | None = None):
+    """OIDC Discovery §4 (issuer path + well-known) and the RFC 8414 §5 inserted form."""
+    path = _issuer_path()
+    if _called_path() not in (path + OIDC_WELL_KNOWN, OIDC_WELL_KNOWN + path):
+        abort(404, "No OpenID provider with that issuer here.")
+    return _metadata_response()
+
+
+def _resource_for(called: str) -> str:
+    """RFC 9728 §3.1: the resource a PRM URL names (the URL minus the well-known part)."""
+    before, _, after = called.partition(PRM_WELL_KNOWN)
+    parts = urlsplit(current_app.config["ISSUER"])
+    return f"{parts.scheme}://{parts.netloc}{before}{after}"
+
+
+def protected_resource_metadata(resource: str, issuer: str) -> dict[str, Any] | None:
+    """The RFC 9728 §2 document for `resource`, or None when we don't protect it."""
+    doc: dict[str, Any] = {"resource": resource, "authorization_servers": [issuer]}
+    api = issuer + BUILTIN_API_PATH
+    if resource in (issuer, api) or resource.startswith(api + "/"):
+        doc["scopes_supported"] = list(BUILTIN_API_SCOPES)
+        doc["resource_name"] = "Gatehouse API"
+    else:
+        row = Resource.by_uri(resource)
+        if row is None:
+            return None
+        doc["scopes_supported"] = row.scope_list
+        doc["resource_name"] = row.name or row.uri
+    doc["bearer_methods_supported"] = ["header"]
+    return doc
+
+
+@bp.route(PRM_WELL_KNOWN, methods=["GET"])
+@bp.route(f"{PRM_WELL_KNOWN}/<path:path>", methods=["GET"])
+@bp.route(f"/<path:prefix>{PRM_WELL_KNOWN}", methods=["GET"])
+def protected_resource(path: str | None = None, prefix: str | None = None):
+    """RFC 9728 protected resource metadata, path-aware (its `resource` is the URL called)."""
+    doc = protected_resource_metadata(_resource_for(_called_path()), current_app.config["ISSUER"])
+    if doc is None:
+        abort(404, "This server protects no resource at that URL.")
+    return jsonify(doc)
+
+
+@bp.route("/oauth2/jwks", methods=["GET"])
+def jwks():
+    """The JWK Set (RFC 7517 §5): public signing keys only."""
+    return jsonify(keys.jwks())
