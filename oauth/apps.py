@@ -270,7 +270,7 @@ def secret_json(row: ClientSecret) -> dict[str, Any]:
 # -- queries and writes --------------------------------------------------------------------
 
 
-def find_apps(q: str = "", limit: int = 50, offset: int = 0) -> tuple[list[Client], int]:
+def find_apps(q: str = "", limit: int | None = 50, offset: int = 0) -> tuple[list[Client], int]:
     """Apps whose name contains `q` (any case), newest first: (page, total count)."""
     query = Client.select()
     if q:
@@ -402,6 +402,11 @@ def add_resource(
             changes["owner"] = [None, owner.client_id]
         audit(actor, "resource.add", "resource", canonical, changes, ip)
     return row
+
+
+def find_resource(uri: str) -> Resource | None:
+    """The resource registered under `uri` (compared in canonical form)."""
+    return Resource.by_uri(uri if resource_problem(uri) else canonical_uri(uri))
 
 
 def delete_resource(row: Resource, actor: str, ip: str = "") -> None:

@@ -2,14 +2,147 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from models import Client, Resource, db
+from oauth import apps
+
+ACTOR = "cli"
 
 
-@click.group("clients")
+def _fail(error: apps.AppError) -> click.ClickException:
+    lines = [error.message] + [f"  {p['field'] or 'input'}: {p['detail']}" for p in error.problems]
+    return click.ClickException("\n".join(lines))
+
+
+def _client_or_fail(client_id: str) -> Client:
+    client = Client.by_client_id(client_id)
+    if client is None:
+        raise click.ClickException(f"no client {client_id!r}")
+    return client
+
+
+@click.group("clients", cls=AppGroup)
 def clients_cli() -> None:
     """Manage OAuth2 clients (applications)."""
 
 
-@click.group("resources")
+@clients_cli.command("create")
+@click.option("--name", required=True, help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Repeat for several.")
+@click.option("--public", is_flag=True, help="A public client (no secret, PKCE only).")
+@click.option(
+    "--auth-method",
+    type=click.Choice(apps.CONFIDENTIAL_AUTH_METHODS),
+    help="Token endpoint authentication (confidential clients; default client_secret_basic).",
+)
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(apps.GRANT_TYPES))
+@click.option("--scope", default="", help="Allowed scopes, space-separated ('' = any known).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def clients_create(name, redirect_uris, public, auth_method, grant_types, scope, as_json):
+    """Create a client; prints client_id and, for confidential clients, client_secret (once)."""
+    data = {
+        "name": name,
+        "client_type": "public" if public else "confidential",
+        "redirect_uris": list(redirect_uris),
+        "grant_types": list(grant_types) or list(apps.DEFAULT_GRANT_TYPES),
+        "scope": scope,
+    }
+    if auth_method:
+        data["token_endpoint_auth_method"] = auth_method
+    with db.connection_context():
+        try:
+            client, secret = apps.create_client(apps.check_app(data), ACTOR)
+        except apps.AppError as error:
+            raise _fail(error) from None
+        body = apps.app_json(client, current_app.config["ISSUER"])
+    if secret is not None:
+        body["client_secret"] = secret
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"client_id: {client.client_id}")
+    if secret is not None:
+        click.echo(f"client_secret: {secret}")
+        click.echo("(the secret is shown once; store it now)", err=True)
+
+
+@clients_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def clients_list(as_json: bool) -> None:
+    """List clients, newest first."""
+    with db.connection_context():
+        rows, _ = apps.find_apps(limit=None)
+        issuer = current_app.config["ISSUER"]
+        bodies = [apps.app_json(client, issuer) for client in rows]
+    if as_json:
+        click.echo(json.dumps(bodies, indent=2))
+        return
+    for body in bodies:
+        click.echo(f"{body['client_id']}  {body['client_type']:<12}  {body['name']}")
+
+
+@clients_cli.command("delete")
+@click.argument("client_id")
+def clients_delete(client_id: str) -> None:
+    """Delete a client with its secrets and every token it holds."""
+    with db.connection_context():
+        apps.delete_client(_client_or_fail(client_id), ACTOR)
+    click.echo(f"deleted client {client_id}")
+
+
+@clients_cli.command("secret")
+@click.argument("client_id")
+def clients_secret(client_id: str) -> None:
+    """Add a new secret to a confidential client and print it (once); old secrets stay valid."""
+    with db.connection_context():
+        try:
+            _, value = apps.create_secret(_client_or_fail(client_id), ACTOR)
+        except apps.AppError as error:
+            raise _fail(error) from None
+    click.echo(f"client_secret: {value}")
+
+
+@click.group("resources", cls=AppGroup)
 def resources_cli() -> None:
     """Manage protected resources (RFC 8707 audiences) and their scopes."""
+
+
+@resources_cli.command("add")
+@click.argument("uri")
+@click.option("--name", default="", help="A label for people.")
+@click.option("--scope", "scopes", multiple=True, help="A scope of this resource; repeat.")
+@click.option("--owner", help="client_id of the resource server that may introspect its tokens.")
+def resources_add(uri: str, name: str, scopes: tuple[str, ...], owner: str | None) -> None:
+    """Register a protected resource; its scopes become valid for requests naming it."""
+    with db.connection_context():
+        try:
+            row = apps.add_resource(uri, name, list(scopes), owner, ACTOR)
+        except apps.AppError as error:
+            raise _fail(error) from None
+    click.echo(f"added resource {row.uri}")
+
+
+@resources_cli.command("list")
+def resources_list() -> None:
+    """List protected resources: URI, scopes, owner."""
+    with db.connection_context():
+        for row in Resource.select().order_by(Resource.uri):
+            owner = row.owner.client_id if row.owner_id else "-"
+            click.echo(f"{row.uri}  scopes={row.scopes or '-'}  owner={owner}  {row.name}")
+
+
+@resources_cli.command("delete")
+@click.argument("uri")
+def resources_delete(uri: str) -> None:
+    """Forget a protected resource."""
+    with db.connection_context():
+        row = apps.find_resource(uri)
+        if row is None:
+            raise click.ClickException(f"no resource {uri!r}")
+        apps.delete_resource(row, ACTOR)
+    click.echo(f"deleted resource {row.uri}")
