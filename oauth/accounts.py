@@ -1,13 +1,23 @@
-"""User accounts: creation, passwords, lookups (no Flask)."""
+"""User accounts: creation, passwords, search, audited changes (no Flask)."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import uuid
+from dataclasses import dataclass, field
 
+from peewee import IntegrityError, Select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import User, db, utcnow
+from models import PersonalAccessToken, User, audit, db, utcnow
+from oauth import crypto
 from oauth.validation import normalize_username
+
+USERNAME_RULE = "usernames are 1-64 characters of lowercase letters, digits, '.', '_' and '-'"
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 # Compared against when the user does not exist, so both paths cost one scrypt check.
 _DUMMY_HASH = generate_password_hash("gatehouse-timing-equaliser", method="scrypt")
@@ -31,26 +41,26 @@ def create_user(
     claims: dict | None = None,
 ) -> User:
     """Create a user with a normalised username; raises AccountError when it is invalid/taken."""
-    normal = normalize_username(username)
-    if normal is None:
-        raise AccountError(
-            "usernames are 1-64 characters of lowercase letters, digits, '.', '_' and '-'"
-        )
-    with db.atomic():
-        if User.by_username(normal) is not None:
-            raise AccountError(f"user {normal!r} already exists")
-        now = utcnow()
-        return User.create(
-            username=normal,
-            sub=str(uuid.uuid4()),
-            email=email,
-            name=name,
-            password_hash=hash_password(password) if password else None,
-            is_admin=is_admin,
-            claims=claims or {},
-            created_at=now,
-            updated_at=now,
-        )
+    normal = check_username(username)
+    taken = AccountError(f"user {normal!r} already exists")
+    try:
+        with db.atomic():
+            if User.by_username(normal) is not None:
+                raise taken
+            now = utcnow()
+            return User.create(
+                username=normal,
+                sub=str(uuid.uuid4()),
+                email=email,
+                name=name,
+                password_hash=hash_password(password) if password else None,
+                is_admin=is_admin,
+                claims=claims or {},
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:  # another worker created the same name between check and insert
+        raise taken from None
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -60,3 +70,172 @@ def authenticate(username: str, password: str) -> User | None:
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     ok = check_password_hash(stored, password or "")
     return user if ok and user is not None and user.password_hash else None
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def check_username(username: str) -> str:
+    """The normalised username; raises AccountError with the rule when it is invalid."""
+    normal = normalize_username(username)
+    if normal is None:
+        raise AccountError(USERNAME_RULE)
+    return normal
+
+
+def check_password(password: str) -> str:
+    """Raise AccountError unless the password has a sensible length."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AccountError(f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return password
+
+
+def check_email(email: str | None) -> str | None:
+    """A plausible address (one @, no spaces), or None when empty."""
+    email = (email or "").strip()
+    if not email:
+        return None
+    if not _EMAIL.match(email):
+        raise AccountError(f"{email!r} is not an email address")
+    return email
+
+
+def check_name(name: str | None) -> str | None:
+    name = (name or "").strip()
+    if len(name) > 200:
+        raise AccountError("names are at most 200 characters")
+    return name or None
+
+
+# -- audited changes -----------------------------------------------------------------------
+
+
+def add_user(
+    actor: str,
+    ip: str,
+    username: str,
+    password: str,
+    email: str | None = None,
+    name: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    """Create a user after checking every field, and audit it (never the password)."""
+    normal = check_username(username)
+    fields = {"email": check_email(email), "name": check_name(name), "is_admin": is_admin}
+    with db.atomic():
+        user = create_user(normal, password=check_password(password), **fields)
+        changes = {"username": [None, normal]}
+        changes.update({k: [None, v] for k, v in fields.items() if v})
+        audit(actor, "user.create", "user", normal, changes, ip)
+    return user
+
+
+def set_admin(actor: str, ip: str, user: User, is_admin: bool) -> None:
+    """Grant or remove admin rights; refuses to remove the last administrator."""
+    if user.is_admin == is_admin:
+        return
+    with db.atomic("IMMEDIATE"):  # read (count admins) then write
+        if not is_admin and _admins_other_than(user) == 0:
+            raise AccountError("the last administrator cannot lose admin rights")
+        User.update(is_admin=is_admin, updated_at=utcnow()).where(User.id == user.id).execute()
+        changes = {"is_admin": [not is_admin, is_admin]}
+        audit(actor, "user.update", "user", user.username, changes, ip)
+    user.is_admin = is_admin
+
+
+def delete_user(actor: str, ip: str, user: User) -> None:
+    """Delete a user; sessions, tokens, codes and consents go with it (ON DELETE CASCADE)."""
+    with db.atomic("IMMEDIATE"):  # read (count admins) then write
+        if user.is_admin and _admins_other_than(user) == 0:
+            raise AccountError("the last administrator cannot be deleted")
+        User.delete().where(User.id == user.id).execute()
+        audit(actor, "user.delete", "user", user.username, {"username": [user.username, None]}, ip)
+
+
+def new_personal_token(actor: str, ip: str, user: User, name: str = "") -> str:
+    """A new personal access token (`gpt_...`) for the management API; shown once."""
+    value, digest = crypto.new_secret(crypto.PERSONAL_TOKEN)
+    with db.atomic():
+        PersonalAccessToken.create(user=user, token_hash=digest, name=name)
+        audit(actor, "user.token.create", "user", user.username, {"token_name": [None, name]}, ip)
+    return value
+
+
+def _admins_other_than(user: User) -> int:
+    return User.select().where(User.is_admin, User.id != user.id).count()
+
+
+# -- search --------------------------------------------------------------------------------
+
+SEARCH_KEYS = ("role", "username", "name", "email")
+ROLES = ("admin", "user")
+
+
+@dataclass(frozen=True)
+class UserSearch:
+    """A parsed user search: every term must match (AND), as in GitHub's label search."""
+
+    role: str | None = None
+    username: tuple[str, ...] = ()
+    name: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    text: tuple[str, ...] = field(default=())
+
+
+def parse_user_search(query: str | None) -> UserSearch:
+    """Parse `role:admin name:al email:@example.com free text`; AccountError on a bad key."""
+    try:
+        words = shlex.split(query or "")
+    except ValueError:
+        raise AccountError("the search has an unbalanced quote") from None
+    terms: dict[str, list[str]] = {key: [] for key in SEARCH_KEYS}
+    text: list[str] = []
+    role = None
+    for word in words:
+        key, sep, value = word.partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z_]+", key):
+            text.append(word)
+            continue
+        key = key.lower()
+        if key not in SEARCH_KEYS:
+            known = ", ".join(f"{k}:" for k in SEARCH_KEYS)
+            raise AccountError(f"unknown search key {key!r}; use {known} or free text")
+        if not value:
+            raise AccountError(f"{key}: needs a value, e.g. {key}:admin")
+        if key == "role":
+            if value.lower() not in ROLES or role not in (None, value.lower()):
+                raise AccountError("role: is admin or user (once)")
+            role = value.lower()
+        else:
+            terms[key].append(value)
+    return UserSearch(
+        role=role,
+        username=tuple(terms["username"]),
+        name=tuple(terms["name"]),
+        email=tuple(terms["email"]),
+        text=tuple(text),
+    )
+
+
+def user_query(search: UserSearch) -> Select:
+    """Users matching `search` (substring, case-insensitive), ordered by username."""
+    query = User.select().order_by(User.username)
+    if search.role is not None:
+        query = query.where(User.is_admin == (search.role == "admin"))
+    for column, values in (
+        (User.username, search.username),
+        (User.name, search.name),
+        (User.email, search.email),
+    ):
+        for value in values:
+            query = query.where(column.contains(value))
+    for value in search.text:
+        query = query.where(
+            User.username.contains(value) | User.name.contains(value) | User.email.contains(value)
+        )
+    return query
+
+
+def search_users(query: str | None) -> Select:
+    """Parse and run a user search; AccountError when the query is malformed."""
+    return user_query(parse_user_search(query))

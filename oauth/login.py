@@ -1,7 +1,95 @@
-"""Sign-in and sign-out pages: /login, /logout."""
+"""Sign-in and sign-out pages: /, /login, /logout."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from models import audit, db
+from oauth import accounts, throttle
+from oauth.session import client_ip, current_user, login_user, logout_user
+from oauth.validation import safe_next
 
 bp = Blueprint("login", __name__)
+
+# One message for an unknown user and a wrong password, so the page reveals neither.
+FAILED = "Wrong username or password."
+
+
+class LoginForm(FlaskForm):
+    """The sign-in form; field names are part of the contract (DESIGN.md)."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD)]
+    )
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+@bp.get("/")
+def index():
+    """Send people where they belong: sign-in, the admin pages, or their own apps."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("login.login"))
+    return redirect("/admin/apps" if user.is_admin else "/account/apps")
+
+
+def _render(form: LoginForm, status: int = 200, error: str | None = None, headers=None):
+    body = render_template("login/login.html", form=form, error=error)
+    return body, status, headers or {}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Password sign-in; throttled per username and per IP; `next` must be a local path."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        form.username.data = request.args.get("login_hint", "")  # OIDC §3.1.2.1
+        return _render(form)
+    if not form.validate_on_submit():
+        return _render(form, 400)
+    username, ip = form.username.data.strip(), client_ip()
+    buckets = throttle.login_buckets(username, ip)
+    try:
+        throttle.check(buckets)
+    except throttle.Throttled as exc:
+        with db.atomic():
+            _audit_login(username, "login.throttled")
+        message = "Too many failed sign-ins. Wait a few minutes and try again."
+        return _render(form, 429, message, {"Retry-After": str(exc.retry_after)})
+    user = accounts.authenticate(username, form.password.data)
+    if user is None:
+        with db.atomic():
+            throttle.fail(buckets)
+            _audit_login(username, "login.failure")
+        return _render(form, 200, FAILED)
+    with db.atomic():
+        login_user(user)
+        _audit_login(user.username, "login.success")
+    return redirect(safe_next(form.next.data) or url_for("login.index"))
+
+
+def _audit_login(username: str, action: str) -> None:
+    target = username[:64]  # whatever was typed, bounded; never the password
+    success = action == "login.success"
+    actor = target if success else "anonymous"
+    audit(actor, action, "user", target, ip=client_ip(), success=success)
+
+
+@bp.post("/logout")
+def logout():
+    """End the session on the server and in the cookie (CSRF-protected POST)."""
+    user = current_user()
+    if user is not None:
+        with db.atomic():
+            logout_user()
+            audit(user.username, "logout", "user", user.username, ip=client_ip())
+    else:
+        logout_user()
+    flash("You have signed out.", "success")
+    return redirect(url_for("login.login"))
