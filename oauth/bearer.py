@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, jsonify
+from peewee import JOIN
 
 from models import AccessToken, Client, User, utcnow
 from oauth import crypto
@@ -17,7 +18,7 @@ def find_access_token(token: str) -> AccessToken | None:
         AccessToken.select(AccessToken, Client, User)
         .join(Client)
         .switch(AccessToken)
-        .join(User, join_type="LEFT OUTER")
+        .join(User, join_type=JOIN.LEFT_OUTER)
         .where(AccessToken.token_hash == crypto.sha256_hex(token))
         .first()
     )
