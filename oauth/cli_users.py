@@ -1,10 +1,100 @@
-"""CLI: `flask users create|list|delete|token`."""
+"""CLI: `flask users create|list|delete|token` (every change audited with actor "cli")."""
 
 from __future__ import annotations
 
+import secrets
+import sys
+
 import click
+
+from models import User, db
+from oauth import accounts
+from oauth.validation import normalize_username
+
+ACTOR = "cli"
 
 
 @click.group("users")
 def users_cli() -> None:
     """Manage user accounts."""
+
+
+def _user_or_fail(username: str) -> User:
+    user = User.by_username(normalize_username(username) or "")
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", "password", help="The password (visible in shell history).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@click.option("--email", default=None)
+@click.option("--name", default=None)
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+def create_user(
+    username: str,
+    password: str | None,
+    password_stdin: bool,
+    email: str | None,
+    name: str | None,
+    admin: bool,
+) -> None:
+    """Create a user; without a password option a random one is printed once."""
+    if password is not None and password_stdin:
+        raise click.UsageError("use either --password or --password-stdin, not both")
+    generated = password is None and not password_stdin
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if generated:
+        password = secrets.token_urlsafe(15)
+    try:
+        with db.connection_context():
+            user = accounts.add_user(ACTOR, "", username, password, email, name, admin)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    role = "administrator" if user.is_admin else "user"
+    click.echo(f"created {role} {user.username}")
+    if generated:
+        click.echo(f"password: {password}   (shown once)")
+
+
+@users_cli.command("list")
+@click.option("--q", "query", default="", help='Search, e.g. "role:admin name:al".')
+def list_users(query: str) -> None:
+    """List users as a table; --q filters like GitHub's label search."""
+    try:
+        with db.connection_context():
+            users = list(accounts.search_users(query))
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = [("USERNAME", "EMAIL", "NAME", "ADMIN", "CREATED")]
+    for u in users:
+        created = u.created_at.strftime("%Y-%m-%d %H:%M")
+        rows.append((u.username, u.email or "", u.name or "", "yes" if u.is_admin else "", created))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@users_cli.command("delete")
+@click.argument("username")
+def delete_user(username: str) -> None:
+    """Delete a user and everything of theirs (sessions, tokens, consents); no prompt."""
+    try:
+        with db.connection_context():
+            user = _user_or_fail(username)
+            accounts.delete_user(ACTOR, "", user)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deleted user {user.username}")
+
+
+@users_cli.command("token")
+@click.argument("username")
+def user_token(username: str) -> None:
+    """Print a new personal access token for the management API (only the token)."""
+    with db.connection_context():
+        user = _user_or_fail(username)
+        click.echo(accounts.new_personal_token(ACTOR, "", user, name="cli"))
