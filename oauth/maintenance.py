@@ -1,0 +1,134 @@
+"""Database upkeep while serving: purge expired rows in small batches, checkpoint, back up.
+
+No Flask here: `flask db purge` and `flask db backup` in app.py call these, and tests call them
+directly. Every batch is its own short IMMEDIATE transaction, so a running server's writers
+wait at most one batch (well inside the busy timeout) and never see `database is locked`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import Expression, Model, fn
+
+from models import (
+    AccessToken,
+    AuthorizationCode,
+    DeviceCode,
+    InitialAccessToken,
+    RefreshToken,
+    ThrottleEvent,
+    TokenFamily,
+    UserSession,
+    db,
+    utcnow,
+)
+
+# Rows kept this long past their end, so a late replay of a code or a rotated refresh token
+# is still recognised (and revokes its family) for a while after it stopped working.
+GRACE = timedelta(days=1)
+# Throttle counters only look back minutes; a day is far beyond any window in use.
+THROTTLE_KEEP = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which rows of one table are garbage at `now`."""
+
+    model: type[Model]
+    garbage: Callable[[datetime], Expression]
+
+
+def _exists(model: type[Model], condition: Expression) -> Expression:
+    return fn.EXISTS(model.select(model.id).where(condition))
+
+
+def _family_garbage(now: datetime) -> Expression:
+    # Past its absolute lifetime a family is a husk. A revoked one is kept while it still has
+    # tokens, so a replayed refresh token keeps mapping to a revoked family.
+    no_tokens = ~_exists(AccessToken, AccessToken.family == TokenFamily.id) & ~_exists(
+        RefreshToken, RefreshToken.family == TokenFamily.id
+    )
+    revoked_long_ago = TokenFamily.revoked_at < now - GRACE
+    return (TokenFamily.expires_at < now - GRACE) | (revoked_long_ago & no_tokens)
+
+
+def _session_garbage(now: datetime) -> Expression:
+    return (UserSession.expires_at < now) | (UserSession.revoked_at < now - GRACE)
+
+
+# Order matters: tokens before their families, so families empty out in the same run.
+RULES: list[Rule] = [
+    Rule(AuthorizationCode, lambda now: AuthorizationCode.expires_at < now - GRACE),
+    Rule(DeviceCode, lambda now: DeviceCode.expires_at < now - GRACE),
+    Rule(AccessToken, lambda now: AccessToken.expires_at < now),
+    Rule(RefreshToken, lambda now: RefreshToken.expires_at < now - GRACE),
+    Rule(TokenFamily, _family_garbage),
+    Rule(UserSession, _session_garbage),
+    Rule(InitialAccessToken, lambda now: InitialAccessToken.expires_at < now - GRACE),
+    Rule(ThrottleEvent, lambda now: ThrottleEvent.created_at < now - THROTTLE_KEEP),
+]
+
+
+def purge_table(rule: Rule, now: datetime, batch_size: int, pause: float = 0.0) -> int:
+    """Delete `rule`'s garbage in batches of `batch_size`, one transaction each; return count."""
+    model = rule.model
+    total = 0
+    while True:
+        with db.atomic("IMMEDIATE"):
+            ids = model.select(model.id).where(rule.garbage(now)).limit(batch_size)
+            deleted = model.delete().where(model.id.in_(ids)).execute()
+        total += deleted
+        if deleted < batch_size:
+            return total
+        if pause:
+            time.sleep(pause)  # let waiting writers in between batches
+
+
+def purge(now: datetime | None = None, batch_size: int = 500, pause: float = 0.0) -> dict[str, int]:
+    """Purge every table's expired rows; return {table: rows deleted}."""
+    now = now or utcnow()
+    return {
+        rule.model._meta.table_name: purge_table(rule, now, batch_size, pause) for rule in RULES
+    }
+
+
+def checkpoint() -> tuple[int, int, int]:
+    """Checkpoint the WAL into the database and truncate it: (busy, wal pages, checkpointed).
+
+    `busy` is 1 when readers kept part of the WAL in use; journal_size_limit (models.PRAGMAS)
+    still bounds the file, and the next checkpoint finishes the job.
+    """
+    return tuple(db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+
+
+def backup(source: str, dest: str) -> int:
+    """Copy the live database to `dest` with SQLite's online backup API; return its size.
+
+    The copy is written next to `dest` and renamed into place, is a single file (rollback
+    journal, not WAL), and passes `PRAGMA integrity_check` before it replaces anything.
+    """
+    partial = f"{dest}.partial"
+    if os.path.exists(partial):
+        os.remove(partial)
+    src = sqlite3.connect(source, timeout=30)
+    try:
+        out = sqlite3.connect(partial)
+        try:
+            src.backup(out)  # one step: a consistent snapshot, writers keep going under WAL
+            out.execute("PRAGMA journal_mode=DELETE")
+            (result,) = out.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            out.close()
+    finally:
+        src.close()
+    if result != "ok":
+        os.remove(partial)
+        raise RuntimeError(f"backup failed its integrity check: {result}")
+    os.replace(partial, dest)
+    return os.path.getsize(dest)
