@@ -1,7 +1,33 @@
-"""The built-in protected resource: /api/v2/users/me (RFC 6750 bearer tokens)."""
+"""The built-in protected resource: /api/v2/users/me (RFC 6750 bearer tokens).
+
+Its audience is the issuer: a token minted for another resource (RFC 8707) is refused here.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, jsonify
+
+from oauth.bearer import challenge, find_access_token
+from oauth.session import bearer_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
+
+
+@bp.get("/users/me")
+def users_me():
+    """Who the access token belongs to: needs audience = issuer and the `profile` scope."""
+    token = bearer_token()
+    if token is None:
+        return challenge(401, "invalid_token", "A Bearer access token is required.")
+    row = find_access_token(token)
+    if row is None:
+        return challenge(401, "invalid_token", "The access token is invalid or has expired.")
+    if row.audience != current_app.config["ISSUER"]:
+        return challenge(401, "invalid_token", "The access token is for another resource.")
+    if row.user is None:
+        # client_credentials: valid, but there is no person for /users/me to describe.
+        return challenge(401, "invalid_token", "The access token has no user (client token).")
+    if "profile" not in row.scope.split():
+        return challenge(403, "insufficient_scope", "This needs the profile scope.", "profile")
+    user = row.user
+    return jsonify(id=user.sub, username=user.username, email=user.email, name=user.name)

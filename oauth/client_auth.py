@@ -1,0 +1,125 @@
+"""Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+
+A client authenticates with the one method it registered: `client_secret_basic` (RFC 6749
+§2.3.1, HTTP Basic), `client_secret_post` (the secret in the form body) or `none` (a public
+client names itself with `client_id` and proves nothing; PKCE protects its codes).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import timedelta
+from urllib.parse import unquote_plus
+
+from werkzeug.datastructures import MultiDict
+
+from models import Client, ClientSecret, utcnow
+from oauth import crypto
+from oauth.errors import OAuthError, invalid_client
+
+# How often a secret's last_used_at is written: often enough to show, rarely enough not to
+# turn every token request into an extra write.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def form_param(form: MultiDict, name: str, required: bool = False) -> str | None:
+    """One protocol parameter: sent at most once (RFC 6749 §3.2), empty counts as absent."""
+    values = form.getlist(name)
+    if len(values) > 1:
+        raise OAuthError("invalid_request", f"The {name} parameter was sent more than once.")
+    value = values[0] if values else None
+    if value == "":
+        value = None
+    if required and value is None:
+        raise OAuthError("invalid_request", f"The {name} parameter is missing.")
+    return value
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """(client_id, secret) from an `Authorization: Basic` header; None if not Basic.
+
+    RFC 6749 §2.3.1: both parts are form-urlencoded before base64. Malformed → invalid_client.
+    """
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise invalid_client("The Basic credentials are not valid base64.", True) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id:
+        raise invalid_client("The Basic credentials must be client_id:client_secret.", True)
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def check_method(client: Client, used: str, basic_tried: bool) -> None:
+    """The client must use exactly the method it registered, and no other."""
+    registered = client.token_endpoint_auth_method
+    if used == registered:
+        return
+    if registered == "none":
+        raise invalid_client("A public client must not send a client secret.", basic_tried)
+    if used == "none":
+        raise invalid_client(f"This client must authenticate ({registered}).", basic_tried)
+    raise invalid_client(f"This client authenticates with {registered} only.", basic_tried)
+
+
+def check_secret(client: Client, secret: str, basic_tried: bool) -> ClientSecret:
+    """The client's secret row matching `secret`: found by prefix, compared in constant time."""
+    prefix = crypto.client_secret_prefix(secret)
+    row = ClientSecret.get_or_none(ClientSecret.prefix == prefix) if prefix else None
+    digest = row.secret_hash if row is not None else crypto.sha256_hex("")
+    ok = crypto.matches(secret, digest)  # run the comparison whether or not a row was found
+    if row is None or not ok or row.client_id != client.id:
+        raise invalid_client("Client authentication failed.", basic_tried)
+    return row
+
+
+def touch_secret(row: ClientSecret) -> None:
+    """Record that a secret was used, at most once per TOUCH_INTERVAL."""
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
+        ClientSecret.update(last_used_at=now).where(ClientSecret.id == row.id).execute()
+        row.last_used_at = now
+
+
+def authenticate_client(
+    form: MultiDict, headers: Mapping[str, str]
+) -> tuple[Client, ClientSecret | None]:
+    """The calling client and the secret it used (None for public clients).
+
+    Raises invalid_client (401; `WWW-Authenticate: Basic` when Basic was tried) or
+    invalid_request for two authentication mechanisms in one request (RFC 6749 §5.2).
+    """
+    basic = parse_basic(headers.get("Authorization"))
+    body_id = form_param(form, "client_id")
+    body_secret = form_param(form, "client_secret")
+    basic_tried = basic is not None
+    if basic is not None:
+        if body_secret is not None:
+            raise OAuthError(
+                "invalid_request", "Send the client secret in the header or the body, not both."
+            )
+        client_id, secret = basic
+        if body_id is not None and body_id != client_id:
+            raise invalid_client("client_id in the body differs from the Basic credentials.", True)
+        used = "client_secret_basic"
+    else:
+        client_id, secret = body_id, body_secret
+        used = "client_secret_post" if secret is not None else "none"
+    if client_id is None:
+        raise invalid_client("Client authentication is required (no client_id).")
+    client = Client.by_client_id(client_id)
+    if client is None:
+        raise invalid_client("Unknown client.", basic_tried)
+    check_method(client, used, basic_tried)
+    if used == "none":
+        return client, None
+    row = check_secret(client, secret or "", basic_tried)
+    touch_secret(row)
+    return client, row

@@ -1,0 +1,145 @@
+"""Token issuance and refresh-token rotation (RFC 6749 §5.1, §6; OAuth 2.1 §4.3.1).
+
+Tokens are opaque, random and kind-prefixed (`gat_`, `grt_`); only SHA-256 digests are stored.
+Every grant creates a TokenFamily; its access and refresh tokens hang off it, so one
+revocation reaches all of them. Callers run these functions inside their own transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from models import AccessToken, Client, ClientSecret, RefreshToken, TokenFamily, User, utcnow
+from oauth import claims, crypto
+
+TOKEN_TYPE = "Bearer"  # noqa: S105 - RFC 6750; MCP clients title-case and compare it
+
+
+class TokenResponse(dict):
+    """A token response body (RFC 6749 §5.1); `.family` is the TokenFamily it belongs to."""
+
+    family: TokenFamily
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=int(current_app.config[name]))
+
+
+def _access_token(family: TokenFamily, scopes: list[str], now: datetime) -> tuple[str, int]:
+    """A new access token in `family`: (plaintext, expires_in). Never outlives the family."""
+    token, digest = crypto.new_secret(crypto.ACCESS_TOKEN)
+    expires_at = min(now + _seconds("ACCESS_TOKEN_TTL"), family.expires_at)
+    AccessToken.create(
+        token_hash=digest,
+        family=family,
+        client=family.client_id,
+        user=family.user_id,
+        scope=" ".join(scopes),
+        audience=family.audience,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return token, max(0, int((expires_at - now).total_seconds()))
+
+
+def _refresh_token(family: TokenFamily, scope: str, now: datetime) -> str:
+    """A new refresh token: idle lifetime, capped by the family's absolute lifetime."""
+    token, digest = crypto.new_secret(crypto.REFRESH_TOKEN)
+    expires_at = min(now + _seconds("REFRESH_TOKEN_TTL"), family.expires_at)
+    RefreshToken.create(
+        token_hash=digest, family=family, scope=scope, created_at=now, expires_at=expires_at
+    )
+    return token
+
+
+def _body(
+    family: TokenFamily,
+    client: Client,
+    user: User | None,
+    scopes: list[str],
+    now: datetime,
+    refresh_scope: str | None,
+    nonce: str | None = None,
+) -> TokenResponse:
+    access, expires_in = _access_token(family, scopes, now)
+    body = TokenResponse(access_token=access, expires_in=expires_in, scope=" ".join(scopes))
+    body["token_type"] = TOKEN_TYPE
+    if refresh_scope is not None:
+        body["refresh_token"] = _refresh_token(family, refresh_scope, now)
+    if user is not None and "openid" in scopes:
+        body["id_token"] = claims.id_token(
+            user,
+            client.client_id,
+            scopes,
+            current_app.config["ISSUER"],
+            int(current_app.config["ACCESS_TOKEN_TTL"]),
+            nonce=nonce,
+            auth_time=family.auth_time,
+            access_token=access,
+        )
+    body.family = family
+    return body
+
+
+def issue(
+    client: Client,
+    user: User | None,
+    scopes: list[str],
+    audience: str,
+    grant_type: str,
+    *,
+    client_secret: ClientSecret | None = None,
+    nonce: str | None = None,
+    auth_time: datetime | None = None,
+    refresh: bool = True,
+) -> TokenResponse:
+    """Start a token family and return the token response body (call inside a transaction).
+
+    `refresh=False` (client_credentials) issues no refresh token; the family then lives as long
+    as its access token. An id_token is added when `openid` is granted and there is a user.
+    """
+    now = utcnow()
+    if refresh:
+        expires_at = now + _seconds("REFRESH_TOKEN_ABSOLUTE_TTL")
+    else:
+        expires_at = now + _seconds("ACCESS_TOKEN_TTL")
+    family = TokenFamily.create(
+        client=client,
+        user=user,
+        client_secret=client_secret,
+        grant_type=grant_type,
+        scope=" ".join(scopes),
+        audience=audience,
+        nonce=nonce,
+        auth_time=auth_time,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    refresh_scope = " ".join(scopes) if refresh else None
+    return _body(family, client, user, scopes, now, refresh_scope, nonce=nonce)
+
+
+def rotate(
+    old: RefreshToken,
+    client: Client,
+    scopes: list[str],
+    *,
+    client_secret: ClientSecret | None = None,
+    now: datetime | None = None,
+) -> TokenResponse:
+    """Tokens for a refresh: a new refresh token replaces `old` (already marked rotated).
+
+    OAuth 2.1 §4.3.1: the new refresh token keeps the old one's scope; `scopes` (possibly
+    narrower) applies to the new access token only. The id_token carries the original
+    auth_time and no nonce (OIDC Core §12.2). The family follows the secret now in use, so
+    deleting a retired secret does not take live tokens with it.
+    """
+    now = now or utcnow()
+    family = old.family
+    if client_secret is not None and family.client_secret_id != client_secret.id:
+        family.client_secret = client_secret
+        family.save(only=[TokenFamily.client_secret])
+    user = family.user if family.user_id is not None else None
+    return _body(family, client, user, scopes, now, old.scope)
