@@ -1,7 +1,239 @@
-"""Admin UI for applications: /admin/apps (list, create, edit, secrets, delete)."""
+"""Admin UI for applications and resources: /admin/apps and /admin/resources.
+
+The rules are those of the JSON API (`oauth.apps`); a new secret is shown once, in the body of
+the POST that made it, and is never stored anywhere in plain text (not even the session).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import (
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+
+from models import Client, ClientSecret, Resource
+from oauth import apps
+from oauth.errors import error_page
+from oauth.session import admin_required, client_ip
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+GRANT_LABELS = {
+    "authorization_code": "Authorization code (with PKCE)",
+    "refresh_token": "Refresh token",
+    "client_credentials": "Client credentials (machine to machine; confidential only)",
+    apps.DEVICE_CODE: "Device authorization (RFC 8628)",
+}
+
+
+def attach_problems(form: FlaskForm, problems: apps.Problems, fallback) -> None:
+    """Show each problem under its field (`redirect_uris[2]` under redirect_uris)."""
+    for problem in problems:
+        field = form._fields.get(problem["field"].partition("[")[0], fallback)
+        field.errors = [*field.errors, problem["detail"]]
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class AppForm(FlaskForm):
+    name = StringField("Name")
+    client_type = SelectField(
+        "Client type",
+        choices=[
+            SelectChoice("confidential", "Confidential: a server that can keep a secret"),
+            SelectChoice("public", "Public: browser, mobile or CLI app (PKCE, no secret)"),
+        ],
+    )
+    token_endpoint_auth_method = SelectField(
+        "Token endpoint authentication",
+        choices=[
+            SelectChoice("", "Default (client_secret_basic; none for public clients)"),
+            SelectChoice("client_secret_basic", "client_secret_basic (HTTP Basic)"),
+            SelectChoice("client_secret_post", "client_secret_post (in the form body)"),
+            SelectChoice("none", "none (public clients)"),
+        ],
+    )
+    redirect_uris = TextAreaField("Redirect URIs, one per line")
+    grant_types = CheckboxesField(
+        "Grant types", choices=[SelectChoice(*item) for item in GRANT_LABELS.items()]
+    )
+    scope = StringField("Allowed scopes (space-separated; empty allows every known scope)")
+    logo_uri = StringField("Logo URL (https)")
+    client_uri = StringField("Homepage (https)")
+
+    def payload(self) -> dict:
+        """The form as an app payload for apps.validate_app()."""
+        lines = (self.redirect_uris.data or "").splitlines()
+        return {
+            "name": self.name.data,
+            "client_type": self.client_type.data,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method.data,
+            "redirect_uris": [line.strip() for line in lines if line.strip()],
+            "grant_types": self.grant_types.data or [],
+            "scope": self.scope.data or "",
+            "logo_uri": self.logo_uri.data,
+            "client_uri": self.client_uri.data,
+        }
+
+    def load(self, client: Client) -> None:
+        """Fill the form from a stored app (GET of the edit page)."""
+        for field, value in apps.app_fields(client).items():
+            self[field].data = value
+        self.redirect_uris.data = "\n".join(client.redirect_uris)
+
+    def checked(self) -> dict | None:
+        """The clean payload, or None after attaching every problem to its field."""
+        clean, problems = apps.validate_app(self.payload())
+        attach_problems(self, problems, self.name)
+        return None if problems else clean
+
+
+class ResourceForm(FlaskForm):
+    uri = StringField("Resource URI")
+    name = StringField("Name")
+    scopes = StringField("Scopes (space-separated)")
+    owner = SelectField(
+        "Owner (may introspect its tokens)", choices=[SelectChoice("", "No owner")], default=""
+    )
+
+
+def get_app_or_404(client_id: str) -> Client:
+    client = Client.by_client_id(client_id)
+    if client is None:
+        abort(404)
+    return client
+
+
+def render_app(client: Client, new_secret: str | None = None):
+    """The app page; `new_secret` is shown this once."""
+    secrets = list(client.secrets.order_by(ClientSecret.id))
+    return render_template(
+        "admin/app.html",
+        client=client,
+        secrets=secrets,
+        new_secret=new_secret,
+        endpoints=apps.endpoints(current_app.config["ISSUER"]),
+    )
+
+
+@bp.get("/apps")
+@admin_required
+def app_list():
+    q = request.args.get("q", "").strip()
+    rows, count = apps.find_apps(q, limit=200)
+    return render_template("admin/apps.html", clients=rows, count=count, q=q)
+
+
+@bp.route("/apps/new", methods=["GET", "POST"])
+@admin_required
+def app_new():
+    form = AppForm()
+    if request.method == "GET":
+        form.grant_types.data = list(apps.DEFAULT_GRANT_TYPES)
+    elif form.validate_on_submit() and (clean := form.checked()) is not None:
+        client, secret = apps.create_client(clean, g.actor.username, client_ip())
+        return render_app(client, secret)
+    return render_template("admin/app_form.html", form=form, client=None)
+
+
+@bp.get("/apps/<client_id>")
+@admin_required
+def app_page(client_id: str):
+    return render_app(get_app_or_404(client_id))
+
+
+@bp.route("/apps/<client_id>/edit", methods=["GET", "POST"])
+@admin_required
+def app_edit(client_id: str):
+    client = get_app_or_404(client_id)
+    form = AppForm()
+    if request.method == "GET":
+        form.load(client)
+    elif form.validate_on_submit() and (clean := form.checked()) is not None:
+        changes = apps.update_client(client, clean, g.actor.username, client_ip())
+        flash("Saved." if changes else "Nothing changed.", "success")
+        return redirect(url_for("admin.app_page", client_id=client.client_id))
+    return render_template("admin/app_form.html", form=form, client=client)
+
+
+@bp.post("/apps/<client_id>/secrets")
+@admin_required
+def secret_new(client_id: str):
+    """Generate a secret and show it in this response, once."""
+    client = get_app_or_404(client_id)
+    try:
+        _, value = apps.create_secret(client, g.actor.username, client_ip())
+    except apps.AppError as error:
+        return error_page("No secret for this app", error.message, 400)
+    return render_app(client, value)
+
+
+@bp.post("/apps/<client_id>/secrets/<int:secret_id>/delete")
+@admin_required
+def secret_delete(client_id: str, secret_id: int):
+    client = get_app_or_404(client_id)
+    row = ClientSecret.get_or_none(ClientSecret.id == secret_id, ClientSecret.client == client)
+    if row is not None:
+        apps.delete_secret(row, g.actor.username, client_ip())
+        flash(f"Deleted the secret ending in {row.last6}; its tokens no longer work.", "success")
+    return redirect(url_for("admin.app_page", client_id=client.client_id))
+
+
+@bp.route("/apps/<client_id>/delete", methods=["GET", "POST"])
+@admin_required
+def app_delete(client_id: str):
+    """Ask first; deleting an app ends every token it holds."""
+    client = get_app_or_404(client_id)
+    if request.method == "GET":
+        return render_template("admin/app_delete.html", client=client)
+    apps.delete_client(client, g.actor.username, client_ip())
+    flash(f"Deleted {client.name}.", "success")
+    return redirect(url_for("admin.app_list"))
+
+
+@bp.route("/resources", methods=["GET", "POST"])
+@admin_required
+def resources():
+    form = ResourceForm()
+    clients = Client.select().order_by(Client.name)
+    form.owner.choices += [SelectChoice(c.client_id, c.name) for c in clients]
+    if form.validate_on_submit():
+        try:
+            args = (form.uri.data or "", form.name.data or "", (form.scopes.data or "").split())
+            row = apps.add_resource(*args, form.owner.data or None, g.actor.username, client_ip())
+        except apps.AppError as error:
+            attach_problems(form, error.problems, form.uri)
+        else:
+            flash(f"Added {row.uri}.", "success")
+            return redirect(url_for("admin.resources"))
+    rows = Resource.select().order_by(Resource.uri)
+    return render_template("admin/resources.html", form=form, resources=rows)
+
+
+@bp.post("/resources/<int:resource_id>/delete")
+@admin_required
+def resource_delete(resource_id: int):
+    row = Resource.get_or_none(Resource.id == resource_id)
+    if row is not None:
+        apps.delete_resource(row, g.actor.username, client_ip())
+        flash(f"Deleted {row.uri}.", "success")
+    return redirect(url_for("admin.resources"))
