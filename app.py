@@ -34,6 +34,7 @@ from oauth import (
     login,
     maintenance,
     metadata,
+    metrics,
     ops,
     registration,
     token,
@@ -137,10 +138,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    db.init(app.config["DATABASE"], pragmas=PRAGMAS)
+    # BUSY_TIMEOUT_MS (optional): how long a writer waits for the lock; tests use a tiny one.
+    busy_ms = int(app.config.get("BUSY_TIMEOUT_MS", PRAGMAS["busy_timeout"]))
+    db.init(app.config["DATABASE"], pragmas={**PRAGMAS, "busy_timeout": busy_ms})
     app.before_request(_connect_db)
     app.after_request(_security_headers)
     _register_error_handlers(app)
+    metrics.init_app(app)  # requests by endpoint and status, latency, tokens issued
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
 
