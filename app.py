@@ -34,6 +34,7 @@ from oauth import (
     login,
     maintenance,
     metadata,
+    metrics,
     ops,
     registration,
     token,
@@ -143,6 +144,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_connect_db)
     app.after_request(_security_headers)
     _register_error_handlers(app)
+    metrics.init_app(app)  # requests by endpoint and status, latency, tokens issued
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
 

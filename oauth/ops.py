@@ -1,11 +1,14 @@
-"""Operations endpoints: /healthz (liveness and a database check)."""
+"""Operations endpoints: /healthz (liveness and a database check) and /metrics (Prometheus)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from peewee import PeeweeException
 
 from models import db
+from oauth import metrics
+from oauth.session import bearer_token, current_user, personal_token_user
+from oauth.validation import is_loopback_host
 
 bp = Blueprint("ops", __name__)
 
@@ -18,3 +21,27 @@ def healthz():
     except PeeweeException:
         return jsonify({"status": "unavailable", "database": "error"}), 503
     return jsonify({"status": "ok", "database": "ok"})
+
+
+def may_read_metrics() -> bool:
+    """Loopback callers (a local Prometheus or agent) and administrators may read /metrics.
+
+    A request relayed by a proxy we were not told to trust only looks local, so it is not.
+    """
+    trusted = int(current_app.config["TRUSTED_PROXIES"])
+    relayed = "X-Forwarded-For" in request.headers and not trusted
+    if is_loopback_host(request.remote_addr or "") and not relayed:
+        return True
+    token = bearer_token()
+    user = personal_token_user(token) if token else current_user()
+    return user is not None and user.is_admin
+
+
+@bp.get("/metrics")
+def metrics_view():
+    """Requests by endpoint and status, latency histogram, tokens issued (Prometheus text)."""
+    if not may_read_metrics():
+        body = {"error": "access_denied", "error_description": "Metrics are for operators."}
+        return jsonify(body), 403
+    text = metrics.exposition(current_app)
+    return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
