@@ -14,11 +14,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TypedDict
 
 from gatehouse_verifier import GatehouseVerifier
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+
+
+class WhoAmI(TypedDict):
+    """What `whoami` answers: the signed-in person and the token they came with."""
+
+    subject: str | None
+    client_id: str
+    scopes: list[str]
+    audience: str | None
 
 
 def create_server(
@@ -41,17 +51,17 @@ def create_server(
     )
 
     @server.tool()
-    def whoami() -> dict:
+    def whoami() -> WhoAmI:
         """Who signed in: the token's subject, client, scopes and audience."""
         token = get_access_token()
         if token is None:  # unreachable behind RequireAuthMiddleware; kept for clarity
             raise ValueError("not signed in")
-        return {
-            "subject": token.subject,
-            "client_id": token.client_id,
-            "scopes": token.scopes,
-            "audience": token.resource,
-        }
+        return WhoAmI(
+            subject=token.subject,
+            client_id=token.client_id,
+            scopes=token.scopes,
+            audience=token.resource,
+        )
 
     return server
 
