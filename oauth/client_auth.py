@@ -10,18 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import timedelta
 from urllib.parse import unquote_plus
 
 from werkzeug.datastructures import MultiDict
 
-from models import Client, ClientSecret, utcnow
+from models import Client, ClientSecret
 from oauth import crypto
+from oauth.apps import touch_secret
 from oauth.errors import OAuthError, invalid_client
-
-# How often a secret's last_used_at is written: often enough to show, rarely enough not to
-# turn every token request into an extra write.
-TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def form_param(form: MultiDict, name: str, required: bool = False) -> str | None:
@@ -78,14 +74,6 @@ def check_secret(client: Client, secret: str, basic_tried: bool) -> ClientSecret
     if row is None or not ok or row.client_id != client.id:
         raise invalid_client("Client authentication failed.", basic_tried)
     return row
-
-
-def touch_secret(row: ClientSecret) -> None:
-    """Record that a secret was used, at most once per TOUCH_INTERVAL."""
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
-        ClientSecret.update(last_used_at=now).where(ClientSecret.id == row.id).execute()
-        row.last_used_at = now
 
 
 def authenticate_client(

@@ -2,6 +2,127 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app, jsonify, request
+from peewee import JOIN
+
+from models import (
+    AccessToken,
+    Client,
+    RefreshToken,
+    Resource,
+    TokenFamily,
+    User,
+    db,
+    revoke_families,
+    utcnow,
+)
+from oauth import crypto
+from oauth.claims import epoch
+from oauth.client_auth import authenticate_client, form_param
+from oauth.errors import OAuthError, invalid_client, json_error, no_store
 
 bp = Blueprint("introspection", __name__, url_prefix="/oauth2")
+
+MAX_TOKEN_LENGTH = 200  # ours are ~47 characters; anything longer is not one of ours
+
+
+@bp.errorhandler(OAuthError)
+def oauth_error(exc: OAuthError):
+    return json_error(exc)
+
+
+def _digest(token: str, kind: str) -> str | None:
+    if len(token) > MAX_TOKEN_LENGTH or not crypto.has_kind(token, kind):
+        return None
+    return crypto.sha256_hex(token)
+
+
+@bp.post("/revoke")
+def revoke():
+    """RFC 7009 §2: a client revokes its own token; unknown or foreign tokens still get 200.
+
+    `token_type_hint` is only a hint (§2.1): the kind prefix says what a token is. Revoking a
+    refresh token revokes its whole family, access tokens included (§2.1 "SHOULD").
+    """
+    client, _ = authenticate_client(request.form, request.headers)
+    token = form_param(request.form, "token", required=True)
+    form_param(request.form, "token_type_hint")  # duplicated → invalid_request
+    now = utcnow()
+    with db.atomic():
+        digest = _digest(token, crypto.REFRESH_TOKEN)
+        if digest is not None:
+            row = (
+                RefreshToken.select(RefreshToken.family)
+                .join(TokenFamily)
+                .where(RefreshToken.token_hash == digest, TokenFamily.client == client)
+                .first()
+            )
+            if row is not None:
+                revoke_families([row.family_id], now)
+        digest = _digest(token, crypto.ACCESS_TOKEN)
+        if digest is not None:
+            (
+                AccessToken.update(revoked_at=now)
+                .where(
+                    AccessToken.token_hash == digest,
+                    AccessToken.client == client,
+                    AccessToken.revoked_at.is_null(),
+                )
+                .execute()
+            )
+    return no_store(Response(status=200))
+
+
+INACTIVE = {"active": False}
+
+
+def introspect_token(token: str, caller: Client) -> dict:
+    """The RFC 7662 §2.2 answer for `token` as seen by `caller`: one indexed lookup."""
+    digest = _digest(token, crypto.ACCESS_TOKEN)
+    if digest is None:
+        return INACTIVE
+    row = (
+        AccessToken.select(AccessToken, Client, User, Resource)
+        .join(Client)
+        .switch(AccessToken)
+        .join(User, join_type=JOIN.LEFT_OUTER)
+        .switch(AccessToken)
+        .join(
+            Resource,
+            join_type=JOIN.LEFT_OUTER,
+            on=(Resource.uri == AccessToken.audience),
+            attr="owned",
+        )
+        .where(AccessToken.token_hash == digest)
+        .first()
+    )
+    if row is None or not row.is_active(utcnow()):
+        return INACTIVE
+    owner_id = row.owned.owner_id if getattr(row, "owned", None) is not None else None
+    if owner_id is not None and owner_id != caller.id:
+        return INACTIVE  # an owned resource's tokens are visible to their owner only
+    body = {
+        "active": True,
+        "scope": row.scope,
+        "client_id": row.client.client_id,
+        "sub": row.user.sub if row.user is not None else row.client.client_id,
+        "aud": row.audience,
+        "iss": current_app.config["ISSUER"],
+        "exp": epoch(row.expires_at),
+        "iat": epoch(row.created_at),
+        "token_type": "Bearer",
+    }
+    if row.user is not None:
+        body["username"] = row.user.username
+    return body
+
+
+@bp.post("/introspect")
+def introspect():
+    """RFC 7662 §2: for confidential clients (resource servers) only."""
+    client, _ = authenticate_client(request.form, request.headers)
+    if client.is_public:
+        raise invalid_client("Introspection is for confidential clients.")
+    token = form_param(request.form, "token", required=True)
+    form_param(request.form, "token_type_hint")
+    return no_store(jsonify(introspect_token(token, client)))
