@@ -110,7 +110,9 @@ def new_app():
     body = apps.app_json(client, current_app.config["ISSUER"])
     if secret is not None:
         body["client_secret"] = secret
-    location = url_for("apps_api.get_app", client_id=client.client_id)
+    location = current_app.config["ISSUER"] + url_for(
+        "apps_api.get_app", client_id=client.client_id
+    )
     return _json(body, 201, {"Location": location})
 
 
