@@ -30,6 +30,7 @@ from wtforms import (
 from models import Client, ClientSecret, Resource
 from oauth import apps
 from oauth.errors import error_page
+from oauth.resources import add_resource, delete_resource
 from oauth.session import admin_required, client_ip
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -219,7 +220,7 @@ def resources():
     if form.validate_on_submit():
         try:
             args = (form.uri.data or "", form.name.data or "", (form.scopes.data or "").split())
-            row = apps.add_resource(*args, form.owner.data or None, g.actor.username, client_ip())
+            row = add_resource(*args, form.owner.data or None, g.actor.username, client_ip())
         except apps.AppError as error:
             attach_problems(form, error.problems, form.uri)
         else:
@@ -234,6 +235,6 @@ def resources():
 def resource_delete(resource_id: int):
     row = Resource.get_or_none(Resource.id == resource_id)
     if row is not None:
-        apps.delete_resource(row, g.actor.username, client_ip())
+        delete_resource(row, g.actor.username, client_ip())
         flash(f"Deleted {row.uri}.", "success")
     return redirect(url_for("admin.resources"))

@@ -16,7 +16,6 @@ from peewee import fn
 from models import (
     Client,
     ClientSecret,
-    Resource,
     TokenFamily,
     audit,
     db,
@@ -26,11 +25,9 @@ from models import (
 from oauth import crypto
 from oauth.validation import (
     MAX_REDIRECT_URIS,
-    canonical_uri,
     https_url_problem,
     parse_scope,
     redirect_uri_problem,
-    resource_problem,
 )
 
 CLIENT_TYPES = ("confidential", "public")
@@ -369,48 +366,3 @@ def touch_secret(row: ClientSecret, now: datetime | None = None) -> bool:
     )
     row.last_used_at = now
     return bool(written)
-
-
-# -- resources -----------------------------------------------------------------------------
-
-
-def add_resource(
-    uri: str, name: str, scopes: list[str], owner_id: str | None, actor: str, ip: str = ""
-) -> Resource:
-    """Register a protected resource (RFC 8707 audience) under its canonical URI."""
-    problems: Problems = []
-    problem = resource_problem(uri)
-    if problem:
-        problems.append({"field": "uri", "detail": problem})
-    tokens = parse_scope(" ".join(scopes))
-    if tokens is None:
-        problems.append({"field": "scopes", "detail": "must be valid scope tokens"})
-    owner = Client.by_client_id(owner_id) if owner_id else None
-    if owner_id and owner is None:
-        problems.append({"field": "owner", "detail": f"no client {owner_id!r}"})
-    canonical = canonical_uri(uri) if not problem else uri
-    if not problem and Resource.by_uri(canonical) is not None:
-        problems.append({"field": "uri", "detail": f"{canonical} is already registered"})
-    if problems:
-        raise AppError("The resource has problems.", problems)
-    with db.atomic():
-        row = Resource.create(
-            uri=canonical, name=name.strip(), scopes=" ".join(tokens or []), owner=owner
-        )
-        changes = {"name": [None, row.name], "scopes": [None, row.scopes]}
-        if owner is not None:
-            changes["owner"] = [None, owner.client_id]
-        audit(actor, "resource.add", "resource", canonical, changes, ip)
-    return row
-
-
-def find_resource(uri: str) -> Resource | None:
-    """The resource registered under `uri` (compared in canonical form)."""
-    return Resource.by_uri(uri if resource_problem(uri) else canonical_uri(uri))
-
-
-def delete_resource(row: Resource, actor: str, ip: str = "") -> None:
-    """Forget a protected resource; tokens already issued for it keep their audience."""
-    with db.atomic():
-        Resource.delete().where(Resource.id == row.id).execute()
-        audit(actor, "resource.delete", "resource", row.uri, {"name": [row.name, None]}, ip)

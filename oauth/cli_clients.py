@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from models import Client, Resource, db
-from oauth import apps
+from oauth import apps, resources
 
 ACTOR = "cli"
 
@@ -121,7 +121,7 @@ def resources_add(uri: str, name: str, scopes: tuple[str, ...], owner: str | Non
     """Register a protected resource; its scopes become valid for requests naming it."""
     with db.connection_context():
         try:
-            row = apps.add_resource(uri, name, list(scopes), owner, ACTOR)
+            row = resources.add_resource(uri, name, list(scopes), owner, ACTOR)
         except apps.AppError as error:
             raise _fail(error) from None
     click.echo(f"added resource {row.uri}")
@@ -141,8 +141,8 @@ def resources_list() -> None:
 def resources_delete(uri: str) -> None:
     """Forget a protected resource."""
     with db.connection_context():
-        row = apps.find_resource(uri)
+        row = resources.find_resource(uri)
         if row is None:
             raise click.ClickException(f"no resource {uri!r}")
-        apps.delete_resource(row, ACTOR)
+        resources.delete_resource(row, ACTOR)
     click.echo(f"deleted resource {row.uri}")
