@@ -33,3 +33,13 @@ lint: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks against the floor of this stack on this machine (needs wrk: apt-get install -y wrk).
+# BENCH_ARGS="--seconds 2 --million 0" for a quick look; the full run takes about 10 minutes.
+bench: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The long reliability runs (60 s mixed soak and friends); `make test` runs their short variants.
+soak: $(VENV)/.installed-dev
+	GATEHOUSE_SLOW=1 $(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (bench/run.py) measures Gatehouse against this machine's floor."""

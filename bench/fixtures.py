@@ -1,0 +1,178 @@
+"""Rows the benchmark needs, written straight into a migrated Gatehouse database.
+
+Codes and refresh tokens are single-use, so each measured point gets its own pool, minted
+beforehand with raw `executemany` in one transaction (a million rows take seconds). Plaintexts
+are derived from a seed so pools can be rebuilt without keeping them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from oauth import crypto, pkce
+
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+VERIFIER = "bench-verifier-" + "v" * 40  # one PKCE pair for every minted code
+SCOPE = "profile"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def secret(kind: str, label: str, n: int) -> str:
+    """A deterministic, well-formed `<kind>_<43 chars>` secret for row `n` of pool `label`."""
+    digest = hashlib.sha256(f"{label}:{n}".encode()).digest()
+    return f"{kind}_{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+@dataclass
+class Setup:
+    """The client and user every pool belongs to, and how to authenticate as the client."""
+
+    client_pk: int
+    client_id: str
+    client_secret: str
+    secret_pk: int
+    user_pk: int
+    issuer: str
+
+    def basic(self) -> str:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
+    """A confidential client (all three grants) with a secret, and a user."""
+    now = str(_now())
+    value, prefix, digest = crypto.new_client_secret()
+    conn.execute("BEGIN")
+    cur = conn.execute(
+        "INSERT INTO oauth_client (client_id, name, client_type, token_endpoint_auth_method,"
+        " redirect_uris, grant_types, scope, created_at, updated_at)"
+        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', ?, ?)",
+        (
+            "bench-client",
+            f'["{REDIRECT_URI}"]',
+            '["authorization_code", "refresh_token", "client_credentials"]',
+            now,
+            now,
+        ),
+    )
+    client_pk = cur.lastrowid
+    cur = conn.execute(
+        "INSERT INTO client_secret (client_id, prefix, secret_hash, last6, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (client_pk, prefix, digest, value[-6:], now),
+    )
+    secret_pk = cur.lastrowid
+    cur = conn.execute(
+        "INSERT INTO user (username, sub, email, name, created_at, updated_at)"
+        " VALUES ('bench', 'bench-sub', 'bench@example.com', 'Bench', ?, ?)",
+        (now, now),
+    )
+    user_pk = cur.lastrowid
+    conn.execute("COMMIT")
+    return Setup(client_pk, "bench-client", value, secret_pk, user_pk, issuer)
+
+
+def mint_codes(
+    conn: sqlite3.Connection, setup: Setup, label: str, count: int, scope: str = SCOPE
+) -> list[str]:
+    """`count` fresh authorization codes; returns their token-request bodies."""
+    now = _now()
+    challenge = pkce.s256(VERIFIER)
+    rows, bodies = [], []
+    for n in range(count):
+        code = secret(crypto.AUTHORIZATION_CODE, label, n)
+        expires = str(now + timedelta(hours=2))
+        rows.append(
+            (crypto.sha256_hex(code), setup.client_pk, setup.user_pk, REDIRECT_URI, scope,
+             setup.issuer, challenge, str(now), str(now), expires)
+        )  # fmt: skip
+        bodies.append(
+            urlencode(
+                {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT_URI,
+                    "code_verifier": VERIFIER,
+                }
+            )
+        )
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO authorization_code (code_hash, client_id, user_id, redirect_uri, scope,"
+        " audience, code_challenge, code_challenge_method, auth_time, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'S256', ?, ?, ?)",
+        rows,
+    )
+    conn.execute("COMMIT")
+    return bodies
+
+
+def mint_grants(
+    conn: sqlite3.Connection, setup: Setup, label: str, count: int, refresh: bool = True
+) -> tuple[list[str], list[str]]:
+    """`count` token families, each with one access token (and one refresh token).
+
+    Returns (access tokens, refresh tokens) in plaintext. Rows get explicit ids so the
+    tokens can point at their families without a round trip per row.
+    """
+    now = _now()
+    (start,) = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM token_family").fetchone()
+    families, access_rows, refresh_rows, access, refreshes = [], [], [], [], []
+    for n in range(count):
+        fid = start + n
+        families.append(
+            (fid, setup.client_pk, setup.user_pk, setup.secret_pk, SCOPE, setup.issuer,
+             str(now), str(now), str(now + timedelta(days=90)))
+        )  # fmt: skip
+        token = secret(crypto.ACCESS_TOKEN, label, n)
+        access.append(token)
+        access_rows.append(
+            (crypto.sha256_hex(token), fid, setup.client_pk, setup.user_pk, SCOPE,
+             setup.issuer, str(now), str(now + timedelta(days=1)))
+        )  # fmt: skip
+        if refresh:
+            token = secret(crypto.REFRESH_TOKEN, label, n)
+            refreshes.append(token)
+            expires = str(now + timedelta(days=30))
+            refresh_rows.append((crypto.sha256_hex(token), fid, SCOPE, str(now), expires))
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO token_family (id, client_id, user_id, client_secret_id, grant_type, scope,"
+        " audience, auth_time, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, 'authorization_code', ?, ?, ?, ?, ?)",
+        families,
+    )
+    conn.executemany(
+        "INSERT INTO access_token (token_hash, family_id, client_id, user_id, scope, audience,"
+        " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        access_rows,
+    )
+    conn.executemany(
+        "INSERT INTO refresh_token (token_hash, family_id, scope, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        refresh_rows,
+    )
+    conn.execute("COMMIT")
+    return access, refreshes
+
+
+def write_pool(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
