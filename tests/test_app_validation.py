@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from models import ClientSecret, db, utcnow
 from oauth import apps
@@ -161,6 +163,25 @@ def test_update_merges_patch_over_the_stored_app(app):
     assert clean["redirect_uris"] == ["https://a.example/cb"]
     _, problems = apps.validate_update(client, {"client_type": "public"}, partial=True)
     assert fields(problems) == ["token_endpoint_auth_method"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from([*apps.FIELDS, "homepage", "other"]), json_values),
+    st.booleans(),
+)
+def test_any_json_gets_problems_not_exceptions(data, partial):
+    clean, problems = apps.validate_app(data, partial)
+    assert all(set(p) == {"field", "detail"} and p["detail"] for p in problems)
+    if not problems and not partial:
+        assert set(clean) == set(apps.FIELDS)
+        assert apps.validate_app(clean) == (clean, [])  # clean output is stable
 
 
 # -- touch_secret --------------------------------------------------------------------------
