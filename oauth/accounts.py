@@ -19,6 +19,8 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
+# A test suite may lower the cost ("scrypt:1024:8:1"); verification reads it from each hash.
+PASSWORD_METHOD = "scrypt"  # noqa: S105 - a hash method name, not a password
 # Compared against when the user does not exist, so both paths cost one scrypt check.
 _DUMMY_HASH = generate_password_hash("gatehouse-timing-equaliser", method="scrypt")
 
@@ -28,8 +30,8 @@ class AccountError(ValueError):
 
 
 def hash_password(password: str) -> str:
-    """A slow, salted password hash (scrypt)."""
-    return generate_password_hash(password, method="scrypt")
+    """A slow, salted password hash (scrypt at Werkzeug's default cost unless lowered)."""
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def create_user(

@@ -48,7 +48,7 @@ def login():
     """Password sign-in; throttled per username and per IP; `next` must be a local path."""
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
+        form.next.data = safe_next(request.args.get("next")) or ""
         form.username.data = request.args.get("login_hint", "")  # OIDC §3.1.2.1
         return _render(form)
     if not form.validate_on_submit():

@@ -403,3 +403,9 @@ def test_fail_drops_expired_events_of_its_buckets(app):
         throttle.fail([("b", 5)], now=now)
         assert sorted(e.bucket for e in ThrottleEvent.select()) == ["b", "other"]
         assert ThrottleEvent.get(ThrottleEvent.bucket == "b").created_at == now
+
+
+@pytest.mark.parametrize("next_value", ["//evil.com", "https://evil.com", "javascript:alert(1)"])
+def test_unsafe_next_is_not_carried_into_the_form(client, next_value):
+    html = client.get("/login", query_string={"next": next_value}).get_data(as_text=True)
+    assert "evil" not in html and "javascript" not in html
