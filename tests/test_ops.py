@@ -7,10 +7,10 @@ import time
 
 import httpx
 import pytest
+from conftest import basic, login, make_client
+from live_helpers import serve
 
 from oauth import metrics
-from tests.conftest import basic, login, make_client
-from tests.live_helpers import serve
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from conftest import make_client
 
 from models import (
     AccessToken,
@@ -26,7 +27,6 @@ from models import (
     utcnow,
 )
 from oauth import crypto, maintenance
-from tests.conftest import make_client
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
