@@ -10,7 +10,6 @@ import base64
 import hashlib
 import json
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -19,9 +18,10 @@ import httpx
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
-from conftest import LiveServer, free_port, start_live_server
+from conftest import LiveServer, free_port
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from live_helpers import serve
 from oauth_browser import authorize
 
 pytestmark = pytest.mark.live
@@ -44,9 +44,7 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def gatehouse(tmp_path_factory) -> Iterator[Setup]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)  # conftest leaves its log file open
-        server = start_live_server(tmp_path_factory.mktemp("authlib"), workers=2)
+    server = serve(tmp_path_factory.mktemp("authlib"), workers=2)
     try:
         server.flask("users", "create", USERNAME, "--password", PASSWORD, "--email", "a@x.test")
         base = ["clients", "create", "--redirect-uri", REDIRECT_URI, "--json"]

@@ -14,9 +14,7 @@ import secrets
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode
@@ -25,7 +23,8 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from conftest import ROOT, LiveServer, free_port, pkce_pair, start_live_server
+from conftest import ROOT, LiveServer, free_port, pkce_pair
+from live_helpers import serve
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -78,52 +77,50 @@ class Stack:
         self.gatehouse.stop()
 
 
-def start_stack(tmp: Path, **env: str) -> Stack:
-    """Gatehouse with alice, an introspection client, two resources and a public client; then
-    the example MCP server. The CLI calls run side by side: each is a Python start-up."""
-    with warnings.catch_warnings():
-        # conftest.start_live_server drops its log file object unclosed (gunicorn keeps its own
-        # descriptor); with filterwarnings=error that ResourceWarning would fail the test.
-        warnings.simplefilter("ignore", ResourceWarning)
-        gatehouse = start_live_server(tmp, workers=2, **env)
+def start_stack(tmp: Path, extras: bool = True, **env: str) -> Stack:
+    """Gatehouse with alice, an introspection client and the MCP resource (with `extras`, also
+    a public client and a second resource); then the example MCP server, which starts up while
+    the remaining CLI calls run."""
+    gatehouse = serve(tmp, workers=2, **env)
     port = free_port()
     mcp_url = f"http://127.0.0.1:{port}/mcp"
     other = f"http://127.0.0.1:{free_port()}/other-mcp"
     process = None
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            user = pool.submit(gatehouse.flask, "users", "create", USERNAME, "--password", PASSWORD)
-            rs = pool.submit(create_client, gatehouse, "Example MCP server", "http://127.0.0.1/cb")
-            public = pool.submit(
-                create_client, gatehouse, "Pre-registered MCP client", REDIRECT_URI, "--public"
-            )
-            rs = rs.result()
-            process = launch_mcp_server(gatehouse.url, port, rs, tmp / "mcp_server.log")
-            added = [
-                pool.submit(gatehouse.flask, "resources", "add", mcp_url, "--scope", "mcp",
-                            "--owner", rs["client_id"]),
-                pool.submit(gatehouse.flask, "resources", "add", other, "--scope", "mcp"),
-            ]  # fmt: skip
-            for future in (user, public, *added):
-                future.result()
+        rs = cli_json(gatehouse, "clients", "create", "--name", "Example MCP server",
+                      "--redirect-uri", "http://127.0.0.1/cb")  # fmt: skip
+        process = launch_mcp_server(gatehouse.url, port, rs, tmp / "mcp_server.log")
+        # One CLI write at a time: concurrent ones can fail with "database is locked".
+        cli(gatehouse, "users", "create", USERNAME, "--password", PASSWORD)
+        cli(gatehouse, "resources", "add", mcp_url, "--scope", "mcp", "--owner", rs["client_id"])
+        public = {"client_id": ""}
+        if extras:
+            public = cli_json(gatehouse, "clients", "create", "--name", "Pre-registered client",
+                              "--public", "--redirect-uri", REDIRECT_URI)  # fmt: skip
+            cli(gatehouse, "resources", "add", other, "--scope", "mcp")
         wait_until_serving(process, port, tmp / "mcp_server.log")
     except BaseException:
         if process is not None:
             process.kill()
+            process.wait()
         gatehouse.stop()
         raise
     return Stack(
         gatehouse, process, mcp_url, rs["client_id"], rs["client_secret"],
-        public.result()["client_id"], other, tmp / "mcp_server.log",
+        public["client_id"], other, tmp / "mcp_server.log",
     )  # fmt: skip
 
 
-def create_client(gatehouse: LiveServer, name: str, redirect_uri: str, *flags: str) -> dict:
-    """`flask clients create ... --json`, parsed."""
-    out = gatehouse.flask(
-        "clients", "create", "--name", name, "--redirect-uri", redirect_uri, *flags, "--json"
-    )
-    return json.loads(out)
+def cli(gatehouse: LiveServer, *args: str) -> str:
+    """`flask --app app ARGS` on the live server's database; its stderr if it fails."""
+    try:
+        return gatehouse.flask(*args)
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"flask {' '.join(args[:2])} failed:\n{exc.stderr}") from None
+
+
+def cli_json(gatehouse: LiveServer, *args: str) -> dict:
+    return json.loads(cli(gatehouse, *args, "--json"))
 
 
 def launch_mcp_server(issuer: str, port: int, rs: dict, log_path: Path) -> subprocess.Popen:
@@ -364,7 +361,7 @@ def test_token_for_another_resource_is_refused(stack):
 @pytest.fixture
 def short_lived_stack(tmp_path) -> Iterator[Stack]:
     """Gatehouse issuing 2-second access tokens, so a test can outlive one."""
-    stack = start_stack(tmp_path, GATEHOUSE_ACCESS_TOKEN_TTL="2")
+    stack = start_stack(tmp_path, extras=False, GATEHOUSE_ACCESS_TOKEN_TTL="2")
     yield stack
     stack.stop()
 

@@ -7,14 +7,14 @@ never in an Authorization header; the server accepts only the method the client 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
-from conftest import LiveServer, basic, free_port, start_live_server
+from conftest import LiveServer, basic, free_port
+from live_helpers import serve
 from oauth_browser import authorize
 from requests_oauthlib import OAuth2Session
 
@@ -35,9 +35,7 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def gatehouse(tmp_path_factory) -> Iterator[Setup]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)  # conftest leaves its log file open
-        server = start_live_server(tmp_path_factory.mktemp("requests_oauthlib"), workers=2)
+    server = serve(tmp_path_factory.mktemp("requests_oauthlib"), workers=2)
     try:
         server.flask("users", "create", USERNAME, "--password", PASSWORD)
         registered = json.loads(
