@@ -6,12 +6,23 @@ import re
 from datetime import timedelta
 
 import pytest
-from authz_support import CHALLENGE, ISSUER, REDIRECT, approve, code_of, params, pending_of, sign_in
+from authz_support import (
+    CHALLENGE,
+    ISSUER,
+    REDIRECT,
+    VERIFIER,
+    approve,
+    code_of,
+    params,
+    pending_of,
+    sign_in,
+)
 from conftest import make_client, query_of
 from itsdangerous import URLSafeTimedSerializer
 
 from models import AuthorizationCode, Consent, Resource, db
 from oauth import crypto
+from oauth.bearer import find_access_token
 
 
 @pytest.fixture
@@ -309,3 +320,32 @@ def test_consent_scopes_accumulate(client, app_client, user):
         "/oauth2/authorize", query_string=params(app_client.client_id, scope="email openid")
     )
     assert code_of(response)
+
+
+@pytest.mark.parametrize("resource", [None, "https://mcp.example.com/mcp"])
+def test_issued_code_redeems_at_the_token_endpoint(client, app, user, resource):
+    """The code's fields are what /oauth2/token checks: redirect_uri, verifier, resource."""
+    public = make_client(public=True)[0]
+    with db.connection_context():
+        Resource.create(uri="https://mcp.example.com/mcp", name="Notes", scopes="notes:read")
+    sign_in(client)
+    page = consent_page(client, public, resource=resource, scope="openid notes:read")
+    code = code_of(approve(client, page))
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": public.client_id,
+        "code_verifier": VERIFIER,
+    }
+    if resource:
+        form["resource"] = resource
+    response = client.post("/oauth2/token", data=form)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "openid notes:read"
+    with db.connection_context():
+        token = find_access_token(body["access_token"])
+        assert token.audience == (resource or ISSUER)
+        assert token.user_id == user.id
