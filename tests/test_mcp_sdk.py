@@ -88,7 +88,7 @@ def start_stack(tmp: Path, extras: bool = True, **env: str) -> Stack:
     process = None
     try:
         rs = cli_json(gatehouse, "clients", "create", "--name", "Example MCP server",
-                      "--redirect-uri", "http://127.0.0.1/cb")  # fmt: skip
+                      "--grant-type", "client_credentials")  # fmt: skip
         process = launch_mcp_server(gatehouse.url, port, rs, tmp / "mcp_server.log")
         # One CLI write at a time: concurrent ones can fail with "database is locked".
         cli(gatehouse, "users", "create", USERNAME, "--password", PASSWORD)
