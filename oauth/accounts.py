@@ -14,7 +14,10 @@ from models import PersonalAccessToken, User, audit, db, utcnow
 from oauth import crypto
 from oauth.validation import normalize_username
 
-USERNAME_RULE = "usernames are 1-64 characters of lowercase letters, digits, '.', '_' and '-'"
+USERNAME_RULE = (
+    "usernames are 1-64 characters of lowercase letters, digits, '.', '_' and '-' "
+    "(but not '.' or '..')"
+)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")

@@ -160,7 +160,9 @@ def normalize_username(username: str) -> str | None:
     if not isinstance(username, str):
         return None
     value = username.strip().lower()
-    return value if _USERNAME.match(value) else None
+    if value in (".", "..") or not _USERNAME.match(value):  # never a path segment trick
+        return None
+    return value
 
 
 def safe_next(target: str | None) -> str | None:

@@ -33,6 +33,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """In-process tests hash with cheap scrypt parameters; production keeps the default."""
+    previous = accounts.PASSWORD_METHOD
+    accounts.PASSWORD_METHOD = "scrypt:1024:8:1"
+    yield
+    accounts.PASSWORD_METHOD = previous
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> dict:
     """Test config; tests override keys before `app` is built (`config["MOCK"] = True`)."""

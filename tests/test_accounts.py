@@ -31,6 +31,9 @@ from oauth.accounts import AccountError, UserSearch, parse_user_search
         ("tab\tname", None),
         ("new\nline", None),
         ("semi;colon", None),
+        (".", None),
+        ("..", None),
+        ("...", "..."),
     ],
 )
 def test_username_rules(raw, expected):
