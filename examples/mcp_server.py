@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 from gatehouse_verifier import GatehouseVerifier
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -98,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.client_id or not args.client_secret:
         parser.error("introspection client credentials are required (see --help)")
     args.url = args.url or f"http://{args.host}:{args.port}/mcp"
+    if urlsplit(args.url).path != "/mcp":
+        parser.error("--url must end in /mcp, where the SDK serves the MCP endpoint")
     return args
 
 
