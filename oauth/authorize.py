@@ -164,33 +164,35 @@ def _code_redirect(req: AuthorizationRequest, code: str) -> Response:
     return response
 
 
+def load_pending(token: str, user_session: UserSession | None) -> AuthorizationRequest:
+    """The signed request from the consent form, if unaltered, fresh and this session's own."""
+    try:
+        data = _serializer().loads(token, max_age=CONSENT_MAX_AGE)
+        req = AuthorizationRequest.from_payload(data["req"])
+        bound_to = (data["sid"], data["uid"])
+    except (BadSignature, KeyError, TypeError):
+        raise UnverifiedRequest("This consent page expired or was altered.") from None
+    if user_session is None or (user_session.id, user_session.user_id) != bound_to:
+        raise UnverifiedRequest("This consent belongs to another sign-in.")
+    return req
+
+
 @bp.post("/consent")
 def consent():
     """The consent decision: the signed request must belong to this session (CSRF-protected)."""
     form = ConsentForm()
-    if not form.validate():
-        return error_page("Invalid consent", "The consent form was incomplete. " + START_AGAIN)
-    try:
-        data = _serializer().loads(form.pending.data, max_age=CONSENT_MAX_AGE)
-        req = AuthorizationRequest.from_payload(data["req"])
-    except (BadSignature, KeyError, TypeError):
-        return error_page(
-            "Invalid consent", "This consent page expired or was altered. " + START_AGAIN
-        )
     user_session = current_session()
-    if user_session is None or (user_session.id, user_session.user_id) != (
-        data["sid"],
-        data["uid"],
-    ):
-        return error_page(
-            "Invalid consent", "This consent belongs to another sign-in. " + START_AGAIN
-        )
-    client = Client.by_client_id(req.client_id)
-    if client is None or find_redirect_uri(client.redirect_uris, req.redirect_uri) is None:
-        return error_page("Invalid consent", "This application changed meanwhile. " + START_AGAIN)
-    issuer = current_app.config["ISSUER"]
+    try:
+        if not form.validate():
+            raise UnverifiedRequest("The consent form was incomplete.")
+        req = load_pending(form.pending.data, user_session)
+        client = Client.by_client_id(req.client_id)
+        if client is None or find_redirect_uri(client.redirect_uris, req.redirect_uri) is None:
+            raise UnverifiedRequest("This application changed meanwhile.")
+    except UnverifiedRequest as exc:
+        return error_page("Invalid consent", f"{exc.message} {START_AGAIN}")
     try:
         code = decide(req, client, user_session, allow=form.decision.data == "allow")
     except OAuthError as exc:
-        return redirect_error(req.redirect_uri, exc, req.state, issuer, 303)
+        return redirect_error(req.redirect_uri, exc, req.state, current_app.config["ISSUER"], 303)
     return _code_redirect(req, code)

@@ -112,7 +112,7 @@ def check_redirect_uri(params: Params, client: Client) -> tuple[str, str | None]
     used = find_redirect_uri(list(client.redirect_uris), sent)
     if used is None and sent is None:
         raise UnverifiedRequest(
-            "This application registered several redirect URIs; the request must name one."
+            "The request must name one of this application's redirect URIs (redirect_uri)."
         )
     if used is None:
         raise UnverifiedRequest("The redirect_uri is not registered for this application.")

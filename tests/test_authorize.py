@@ -49,7 +49,7 @@ def assert_page(response, text: str) -> None:
         ({"redirect_uri": "https://127.0.0.1:9999/callback"}, "not registered"),
         ({"redirect_uri": "http://127.0.0.1:9999/other"}, "not registered"),
         ({"redirect_uri": ""}, "not registered"),
-        ({"redirect_uri": None}, "must name one"),
+        ({"redirect_uri": None}, "must name one of"),
         # Errors are not redirected even when later parameters are also wrong.
         ({"redirect_uri": "https://evil.example/cb", "response_type": "token"}, "not registered"),
     ],
