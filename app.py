@@ -29,6 +29,7 @@ from oauth import (
     authorize,
     cli_clients,
     cli_users,
+    device,
     introspection,
     keys,
     login,
@@ -153,6 +154,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
+    app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token
+    csrf.exempt(device.device_authorization)  # clients call it; /oauth2/device keeps CSRF
 
     app.cli.add_command(db_cli)
     app.cli.add_command(keys_cli)

@@ -1,0 +1,167 @@
+"""Device authorization grant (RFC 8628): the device endpoint, the approval page, the grant.
+
+`POST /oauth2/device_authorization` is called by clients (CSRF-exempt); `/oauth2/device` is
+where a signed-in person enters the user code and approves or denies (CSRF-protected). The
+device-code grant (oauth/device_grant.py) runs at the token endpoint: registering this
+blueprint adds it to `token.GRANTS`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
+
+from models import DeviceCode, audit, db, utcnow
+from oauth import describe, device_flow, device_grant, throttle, token
+from oauth.client_auth import authenticate_client, form_param
+from oauth.device_flow import DEVICE_GRANT
+from oauth.errors import OAuthError, json_error, no_store
+from oauth.scopes import check_resource, check_scope
+from oauth.session import client_ip, current_session, login_required
+
+bp = Blueprint("device", __name__, url_prefix="/oauth2")
+
+WRONG_CODES_LIMIT = 10  # per session and per IP within throttle.WINDOW (RFC 8628 §5.1)
+WRONG_CODE = "That code is not valid. Check it against the one on your device and try again."
+
+
+@bp.record_once
+def _register_grant(state) -> None:
+    token.GRANTS[DEVICE_GRANT] = device_grant.device_code_grant
+
+
+@bp.errorhandler(OAuthError)
+def oauth_error(exc: OAuthError):
+    return json_error(exc)
+
+
+# -- device authorization endpoint (RFC 8628 §3.1, §3.2) -------------------------------------
+
+
+@bp.post("/device_authorization")
+def device_authorization():
+    """Start a device flow: a device code for the client, a user code for the person."""
+    form = request.form
+    client, _ = authenticate_client(form, request.headers)  # as the token endpoint does
+    if DEVICE_GRANT not in client.grant_types:
+        raise OAuthError("unauthorized_client", "This client may not use the device flow.")
+    scopes = check_scope(client, form_param(form, "scope"))
+    resource = token.resource_param(form)
+    issuer = current_app.config["ISSUER"]
+    audience = check_resource(resource, issuer)
+    device_code, user_code = device_grant.create_device_code(client, scopes, resource, audience)
+    shown = device_flow.format_user_code(user_code)
+    return no_store(
+        jsonify(
+            device_code=device_code,
+            user_code=shown,
+            verification_uri=f"{issuer}/oauth2/device",
+            verification_uri_complete=f"{issuer}/oauth2/device?user_code={shown}",
+            expires_in=int(current_app.config["DEVICE_CODE_TTL"]),
+            interval=device_flow.INTERVAL,
+        )
+    )
+
+
+# -- the page where a person enters the code and decides (RFC 8628 §3.3) ---------------------
+
+
+class DeviceForm(FlaskForm):
+    """The user code, and the decision once the person has seen what they approve."""
+
+    user_code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+    decision = HiddenField(validators=[Optional(), AnyOf(["allow", "deny"])])
+
+
+def _buckets() -> list[throttle.Bucket]:
+    """Wrong codes count per server-side session and per IP, across every worker."""
+    return [
+        (f"device:session:{current_session().id}", WRONG_CODES_LIMIT),
+        (f"device:ip:{client_ip()}", WRONG_CODES_LIMIT),
+    ]
+
+
+def _enter(form: DeviceForm, status: int = 200, error: str | None = None, headers=None):
+    return render_template("device/enter.html", form=form, error=error), status, headers or {}
+
+
+def _outcome(row: DeviceCode, outcome: str, status: int = 200):
+    body = render_template("device/result.html", outcome=outcome, client=row.client)
+    return body, status
+
+
+@bp.route("/device", methods=["GET", "POST"])
+@login_required
+def device():
+    """Enter a user code (or arrive with it prefilled), see the request, approve or deny."""
+    form = DeviceForm()
+    if request.method == "GET":
+        form.user_code.data = request.args.get("user_code", "")[:32]
+        return _enter(form)
+    if not form.validate_on_submit():
+        return _enter(form, 400)
+    buckets = _buckets()
+    try:
+        throttle.check(buckets)
+    except throttle.Throttled as exc:
+        message = "Too many wrong codes. Wait a few minutes and try again."
+        return _enter(form, 429, message, {"Retry-After": str(exc.retry_after)})
+    code = device_flow.normalize_user_code(form.user_code.data)
+    row = code and DeviceCode.get_or_none(
+        DeviceCode.user_code_hash == device_flow.user_code_hash(code)
+    )
+    if not row:
+        with db.atomic():
+            throttle.fail(buckets)
+        return _enter(form, 400, WRONG_CODE)
+    problem = device_flow.code_problem(row.status, row.expires_at, utcnow())
+    if problem:
+        return _outcome(row, problem, 400)
+    if not form.decision.data:
+        return _confirm(row, code)
+    return _decide(row, form.decision.data == "allow")
+
+
+def _confirm(row: DeviceCode, code: str):
+    """The approval page: the app, its scopes in plain words, the resource, the code."""
+    issuer = current_app.config["ISSUER"]
+    return render_template(
+        "device/confirm.html",
+        client=row.client,
+        unverified=describe.is_unverified(row.client),
+        scopes=describe.scope_words(row.scope.split(), row.audience, issuer),
+        audience=row.audience,
+        audience_name=describe.audience_name(row.audience, issuer),
+        user_code=device_flow.format_user_code(code),
+    )
+
+
+def _decide(row: DeviceCode, allow: bool):
+    """Record the decision once: only a pending, unexpired code can be approved or denied."""
+    user_session = current_session()
+    now = utcnow()
+    with db.atomic("IMMEDIATE"):
+        decided = (
+            DeviceCode.update(
+                status="approved" if allow else "denied",
+                user=user_session.user_id,
+                auth_time=user_session.auth_time,
+            )
+            .where(
+                DeviceCode.id == row.id,
+                DeviceCode.status == "pending",
+                DeviceCode.expires_at > now,
+            )
+            .execute()
+        )
+        if decided:
+            action = "device.approve" if allow else "device.deny"
+            username = user_session.user.username
+            audit(username, action, "client", row.client.client_id, ip=client_ip())
+    if not decided:  # another tab or person decided first, or it just expired
+        fresh = DeviceCode.get_or_none(DeviceCode.id == row.id)
+        problem = fresh and device_flow.code_problem(fresh.status, fresh.expires_at, now)
+        return _outcome(row, problem or "expired", 400)
+    return _outcome(row, "approved" if allow else "denied")
