@@ -1,0 +1,205 @@
+"""Fetching client ID metadata documents without SSRF (CIMD §6; MCP 2025-11-25).
+
+https only, no redirects followed, 5 KB, 5 s for everything (DNS, connect, TLS, headers,
+body), JSON only. Every address the host resolves to must be public; we then connect to that
+vetted address ourselves (no second DNS lookup to rebind) while TLS verifies the URL's host
+name with SNI. Test-only knobs: an allowlist of `host`/`host:port` that may resolve to a
+non-public address, and a CA file to trust instead of the system store.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import ipaddress
+import json
+import re
+import socket
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+from oauth.errors import OAuthError
+
+MAX_BYTES = 5 * 1024
+TIMEOUT = 5.0
+DEFAULT_TTL = 300
+MAX_TTL = 3600
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+class CIMDError(OAuthError):
+    """The document could not be used; the description says why (shown, never redirected)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("invalid_client", description, 400)
+
+
+def client_id_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a document client_id (CIMD §3), or None."""
+    if len(url) > 2048 or _CONTROL_OR_SPACE.search(url):
+        return "must be at most 2048 characters without spaces"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https URL with a host"
+    if "@" in parts.netloc or "#" in url or parts.query:
+        return "must not contain userinfo, a query or a fragment"
+    segments = parts.path.split("/")[1:]
+    if not parts.path or parts.path == "/" or any(s in (".", "..") for s in segments):
+        return "must have a path without . or .. segments"
+    return None
+
+
+def is_public_address(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether `ip` is globally routable unicast: never loopback, private, link-local, shared,
+    documentation, multicast or other special-use space, even wrapped in IPv6 (mapped, 6to4,
+    Teredo, NAT64)."""
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address):
+        embedded = addr.ipv4_mapped or addr.sixtofour or (addr.teredo or (None, None))[1]
+        if embedded is None and addr in NAT64:
+            embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    return addr.is_global and not addr.is_multicast
+
+
+def _allow_entry(entry: str) -> tuple[str, str]:
+    """An allowlist entry as (host, port or ""): `host`, `host:port`, `[v6]:port` or `v6`."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, rest.removeprefix(":")
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, port
+    return entry, ""
+
+
+def allowlisted(host: str, port: int, allowlist: str) -> bool:
+    """Whether the test-only allowlist names `host` or `host:port`."""
+    for entry in (e.strip().lower() for e in (allowlist or "").split(",")):
+        name, entry_port = _allow_entry(entry)
+        if entry and name == host.lower() and entry_port in ("", str(port)):
+            return True
+    return False
+
+
+def max_age(cache_control: str | None) -> int:
+    """Seconds to cache a document: its max-age capped at MAX_TTL, 0 for no-store/no-cache."""
+    directives = [d.strip().lower() for d in (cache_control or "").split(",")]
+    if "no-store" in directives or "no-cache" in directives:
+        return 0
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name == "max-age" and value.strip('"').isdigit():
+            return min(int(value.strip('"')), MAX_TTL)
+    return DEFAULT_TTL
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to one vetted IP address, with SNI and certificate checks for the URL's host."""
+
+    def __init__(self, host: str, port: int, address: str, tls: ssl.SSLContext, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=tls)
+        self.address = address
+        self.tls = tls
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        try:
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()  # a failed handshake must not leak the plain socket
+            raise
+
+
+def _vetted_addresses(host: str, port: int, allowlist: str) -> list[str]:
+    """Resolve `host`; refuse if any address is non-public (unless allowlisted)."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CIMDError(f"Could not resolve {host}.") from exc
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not allowlisted(host, port, allowlist) and not all(map(is_public_address, addresses)):
+        raise CIMDError(f"{host} resolves to a non-public address; refusing to fetch it.")
+    return addresses
+
+
+def _get(url: str, allowlist: str, cafile: str | None, timeout: float, limit: int):
+    """One GET of `url` on a vetted address: (document bytes, Cache-Control header)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 443
+    tls = ssl.create_default_context(cafile=cafile or None)
+    last: Exception | None = None
+    for address in _vetted_addresses(host, port, allowlist):
+        conn = PinnedHTTPSConnection(host, port, address, tls, timeout)
+        response = None
+        try:
+            conn.request("GET", parts.path, headers={"Accept": "application/json"})
+            response = conn.getresponse()
+            return _read(response, limit)
+        except (OSError, http.client.HTTPException) as exc:
+            last = exc  # try the next vetted address
+        finally:
+            if response is not None:
+                response.close()  # the response owns the socket once the server closes
+            conn.close()
+    raise CIMDError(f"Could not fetch the client metadata document ({type(last).__name__}).")
+
+
+def _read(response: http.client.HTTPResponse, limit: int) -> tuple[bytes, str | None]:
+    """Check status and type, then read at most `limit` bytes of the body."""
+    if 300 <= response.status < 400:
+        raise CIMDError("The client_id URL redirects; redirects are not followed.")
+    if response.status != 200:
+        raise CIMDError(f"The client_id URL answered HTTP {response.status}.")
+    kind = (response.getheader("Content-Type") or "").partition(";")[0].strip().lower()
+    if kind != "application/json" and not re.fullmatch(r"application/[\w.-]+\+json", kind):
+        raise CIMDError("The client metadata document must be served as application/json.")
+    length = response.getheader("Content-Length") or ""
+    too_long = length.isdigit() and int(length) > limit
+    body = b"" if too_long else response.read(limit + 1)
+    if too_long or len(body) > limit:
+        raise CIMDError(f"The client metadata document is larger than {limit} bytes.")
+    return body, response.getheader("Cache-Control")
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    if _executor is None:  # lazily, after gunicorn forked this worker
+        _executor = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="cimd")
+    return _executor
+
+
+def fetch_document(
+    url: str,
+    allowlist: str = "",
+    cafile: str | None = None,
+    timeout: float = TIMEOUT,
+    limit: int = MAX_BYTES,
+) -> tuple[dict[str, Any], int]:
+    """Fetch and parse a metadata document: (JSON object, seconds it may be cached).
+
+    `timeout` bounds everything (DNS, connect, TLS, headers, body); raises CIMDError.
+    """
+    problem = client_id_url_problem(url)
+    if problem:
+        raise CIMDError(f"The client_id URL {problem}.")
+    future = _pool().submit(_get, url, allowlist, cafile, timeout, limit)
+    try:
+        body, cache_control = future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise CIMDError(f"Fetching the client metadata document took over {timeout:g} s.") from None
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CIMDError("The client metadata document is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise CIMDError("The client metadata document must be a JSON object.")
+    return document, max_age(cache_control)
