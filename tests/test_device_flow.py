@@ -41,7 +41,7 @@ def tv(app):
 
 
 @pytest.fixture
-def browser(app, user):
+def alice(app, user):
     """A second test client: alice's browser, signed in."""
     http = app.test_client()
     login(http)
@@ -73,8 +73,8 @@ def update_row(device_code: str, **fields) -> None:
         DeviceCode.update(**fields).where(DeviceCode.device_code_hash == digest).execute()
 
 
-def decide(browser, user_code: str, decision: str):
-    return browser.post("/oauth2/device", data={"user_code": user_code, "decision": decision})
+def decide(http, user_code: str, decision: str):
+    return http.post("/oauth2/device", data={"user_code": user_code, "decision": decision})
 
 
 # -- POST /oauth2/device_authorization (§3.1, §3.2) ------------------------------------------
@@ -102,7 +102,7 @@ def test_device_authorization_response(client, tv):
     assert (row.expires_at - row.created_at) == timedelta(seconds=900)
 
 
-def test_device_code_ttl_is_configurable(config, tv, client):
+def test_device_code_ttl_is_configurable(tv, client):
     client.application.config["DEVICE_CODE_TTL"] = 60
     assert start(client, tv.client_id).get_json()["expires_in"] == 60
 
@@ -162,7 +162,7 @@ def test_scope_and_resource_are_checked_as_in_the_code_flow(client, tv):
 # -- the whole flow, in process -------------------------------------------------------------
 
 
-def test_approve_then_tokens_once(client, tv, browser, user):
+def test_approve_then_tokens_once(client, tv, alice, user):
     body = start(client, tv.client_id, scope="openid profile offline_access").get_json()
     device_code, user_code = body["device_code"], body["user_code"]
     pending = poll(client, tv.client_id, device_code)
@@ -170,15 +170,15 @@ def test_approve_then_tokens_once(client, tv, browser, user):
     assert pending.get_json()["error"] == "authorization_pending"
     assert pending.headers["Cache-Control"] == "no-store"
 
-    page = browser.get("/oauth2/device?user_code=" + user_code)
+    page = alice.get("/oauth2/device?user_code=" + user_code)
     assert page.status_code == 200
     assert f'value="{user_code}"' in page.text  # prefilled from verification_uri_complete
-    confirm = browser.post("/oauth2/device", data={"user_code": user_code.lower()})
+    confirm = alice.post("/oauth2/device", data={"user_code": user_code.lower()})
     assert 'id="device-form"' in confirm.text
     assert "Living Room TV" in confirm.text and user_code in confirm.text
     assert "See your name and username" in confirm.text
     assert "Gatehouse account API" in confirm.text
-    done = decide(browser, user_code.replace("-", ""), "allow")
+    done = decide(alice, user_code.replace("-", ""), "allow")
     assert done.status_code == 200 and 'data-outcome="approved"' in done.text
 
     update_row(device_code, last_polled_at=None)  # the device waited its interval
@@ -200,35 +200,35 @@ def test_approve_then_tokens_once(client, tv, browser, user):
     me = client.get("/api/v2/users/me", headers={"Authorization": "Bearer " + got["access_token"]})
     assert me.status_code == 200  # a late poll is refused, not treated as theft
 
-    reused = browser.post("/oauth2/device", data={"user_code": user_code})
+    reused = alice.post("/oauth2/device", data={"user_code": user_code})
     assert reused.status_code == 400 and 'data-outcome="used"' in reused.text
 
 
-def test_no_refresh_token_without_the_grant_and_no_id_token_without_openid(client, browser):
+def test_no_refresh_token_without_the_grant_and_no_id_token_without_openid(client, alice):
     c = make_client("Kiosk", public=True, grant_types=[DEVICE_GRANT])[0]
     body = start(client, c.client_id, scope="profile").get_json()
-    decide(browser, body["user_code"], "allow")
+    decide(alice, body["user_code"], "allow")
     got = poll(client, c.client_id, body["device_code"]).get_json()
     assert "access_token" in got
     assert "refresh_token" not in got and "id_token" not in got
 
 
-def test_confidential_client_polls_with_its_secret(client, browser):
+def test_confidential_client_polls_with_its_secret(client, alice):
     c, secret = make_client("CLI", grant_types=[DEVICE_GRANT])
     body = start(client, c.client_id, secret).get_json()
-    decide(browser, body["user_code"], "allow")
+    decide(alice, body["user_code"], "allow")
     assert poll(client, c.client_id, body["device_code"]).status_code == 401
     assert poll(client, c.client_id, body["device_code"], secret).status_code == 200
 
 
-def test_deny_gives_access_denied(client, tv, browser):
+def test_deny_gives_access_denied(client, tv, alice):
     body = start(client, tv.client_id).get_json()
-    done = decide(browser, body["user_code"], "deny")
+    done = decide(alice, body["user_code"], "deny")
     assert 'data-outcome="denied"' in done.text
     for _ in range(2):  # stays denied, and a denied code is never slowed down
         denied = poll(client, tv.client_id, body["device_code"])
         assert denied.get_json()["error"] == "access_denied"
-    again = decide(browser, body["user_code"], "allow")  # a denial is final
+    again = decide(alice, body["user_code"], "allow")  # a denial is final
     assert again.status_code == 400 and 'data-outcome="denied"' in again.text
     assert row_of(body["device_code"]).status == "denied"
 
@@ -250,29 +250,29 @@ def test_slow_down_grows_the_interval_and_persists_it(client, tv):
     assert row_of(device_code).interval == 20
 
 
-def test_expired_code(client, tv, browser):
+def test_expired_code(client, tv, alice):
     body = start(client, tv.client_id).get_json()
     update_row(body["device_code"], expires_at=row_of(body["device_code"]).created_at)
     expired = poll(client, tv.client_id, body["device_code"])
     assert expired.status_code == 400 and expired.get_json()["error"] == "expired_token"
-    page = browser.post("/oauth2/device", data={"user_code": body["user_code"]})
+    page = alice.post("/oauth2/device", data={"user_code": body["user_code"]})
     assert page.status_code == 400 and 'data-outcome="expired"' in page.text
-    late = decide(browser, body["user_code"], "allow")
+    late = decide(alice, body["user_code"], "allow")
     assert 'data-outcome="expired"' in late.text
     assert row_of(body["device_code"]).status == "pending"
 
 
-def test_expired_after_approval_gives_expired_token(client, tv, browser):
+def test_expired_after_approval_gives_expired_token(client, tv, alice):
     body = start(client, tv.client_id).get_json()
-    decide(browser, body["user_code"], "allow")
+    decide(alice, body["user_code"], "allow")
     update_row(body["device_code"], expires_at=row_of(body["device_code"]).created_at)
     assert poll(client, tv.client_id, body["device_code"]).get_json()["error"] == "expired_token"
 
 
-def test_bound_to_its_client(client, tv, browser):
+def test_bound_to_its_client(client, tv, alice):
     other = make_client("Other TV", public=True, grant_types=[DEVICE_GRANT])[0]
     body = start(client, tv.client_id).get_json()
-    decide(browser, body["user_code"], "allow")
+    decide(alice, body["user_code"], "allow")
     stolen = poll(client, other.client_id, body["device_code"])
     assert stolen.status_code == 400 and stolen.get_json()["error"] == "invalid_grant"
     assert poll(client, tv.client_id, body["device_code"]).status_code == 200
@@ -288,9 +288,9 @@ def test_bound_to_its_client(client, tv, browser):
         ({"resource": "https://elsewhere.example/"}, 400, "invalid_target"),
     ],
 )
-def test_poll_errors(client, tv, browser, form, status, error):
+def test_poll_errors(client, tv, alice, form, status, error):
     body = start(client, tv.client_id).get_json()
-    decide(browser, body["user_code"], "allow")
+    decide(alice, body["user_code"], "allow")
     data = {"grant_type": DEVICE_GRANT, "client_id": tv.client_id}
     data.update({"device_code": body["device_code"], **form})
     response = client.post("/oauth2/token", data={k: v for k, v in data.items() if v})
@@ -316,8 +316,8 @@ def test_page_requires_sign_in(client):
 
 
 @pytest.mark.parametrize("typed", ["", "nonsense", "BCDF-GHJK", "AAAA-AAAA"])
-def test_wrong_codes_are_refused_and_counted(browser, typed):
-    response = browser.post("/oauth2/device", data={"user_code": typed})
+def test_wrong_codes_are_refused_and_counted(alice, typed):
+    response = alice.post("/oauth2/device", data={"user_code": typed})
     assert response.status_code == 400
     assert 'id="device-form"' not in response.text
     with db.connection_context():
@@ -325,41 +325,41 @@ def test_wrong_codes_are_refused_and_counted(browser, typed):
     assert counted == (0 if typed == "" else 2)  # an empty form is not a guess
 
 
-def test_a_bad_decision_value_is_refused(client, tv, browser):
+def test_a_bad_decision_value_is_refused(client, tv, alice):
     body = start(client, tv.client_id).get_json()
-    assert decide(browser, body["user_code"], "maybe").status_code == 400
+    assert decide(alice, body["user_code"], "maybe").status_code == 400
     assert row_of(body["device_code"]).status == "pending"
 
 
-def test_ten_wrong_codes_from_one_ip_then_429(app, client, tv, browser, user):
+def test_ten_wrong_codes_from_one_ip_then_429(app, client, tv, alice, user):
     good = start(client, tv.client_id).get_json()["user_code"]
     for _ in range(10):
-        assert browser.post("/oauth2/device", data={"user_code": "BCDF-BCDF"}).status_code == 400
-    blocked = browser.post("/oauth2/device", data={"user_code": good})
+        assert alice.post("/oauth2/device", data={"user_code": "BCDF-BCDF"}).status_code == 400
+    blocked = alice.post("/oauth2/device", data={"user_code": good})
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     other_session = app.test_client()  # a new session from the same IP is blocked too
     login(other_session)
     assert other_session.post("/oauth2/device", data={"user_code": good}).status_code == 429
 
 
-def test_ten_wrong_codes_from_one_session_then_429_from_any_ip(client, tv, browser):
+def test_ten_wrong_codes_from_one_session_then_429_from_any_ip(client, tv, alice):
     good = start(client, tv.client_id).get_json()["user_code"]
     for n in range(10):
         env = {"REMOTE_ADDR": f"10.0.0.{n}"}
-        wrong = browser.post("/oauth2/device", data={"user_code": "BCDF-BCDF"}, environ_base=env)
+        wrong = alice.post("/oauth2/device", data={"user_code": "BCDF-BCDF"}, environ_base=env)
         assert wrong.status_code == 400
     env = {"REMOTE_ADDR": "10.0.1.1"}
-    blocked = browser.post("/oauth2/device", data={"user_code": good}, environ_base=env)
+    blocked = alice.post("/oauth2/device", data={"user_code": good}, environ_base=env)
     assert blocked.status_code == 429
 
 
-def test_old_wrong_codes_stop_counting(client, tv, browser):
+def test_old_wrong_codes_stop_counting(client, tv, alice):
     good = start(client, tv.client_id).get_json()["user_code"]
     for _ in range(10):
-        browser.post("/oauth2/device", data={"user_code": "BCDF-BCDF"})
+        alice.post("/oauth2/device", data={"user_code": "BCDF-BCDF"})
     with db.connection_context():
         ThrottleEvent.update(created_at=utcnow() - timedelta(minutes=16)).execute()
-    assert browser.post("/oauth2/device", data={"user_code": good}).status_code == 200
+    assert alice.post("/oauth2/device", data={"user_code": good}).status_code == 200
 
 
 def test_csrf_protects_the_page_but_not_the_endpoint(config, tv, user):
@@ -393,7 +393,7 @@ def test_csrf_protects_the_page_but_not_the_endpoint(config, tv, user):
 
 
 def approve_over_http(base_url: str, user_code: str, decision: str = "allow") -> str:
-    """Sign alice in and decide on `user_code` the way a browser does (CSRF on); the outcome."""
+    """Sign alice in and decide on `user_code` the way a alice does (CSRF on); the outcome."""
     with httpx.Client(base_url=base_url, timeout=30) as http:
         token = CSRF.search(http.get("/login").text).group(1)
         form = {"username": "alice", "password": "correct horse battery", "csrf_token": token}
