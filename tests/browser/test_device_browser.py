@@ -1,0 +1,127 @@
+"""In real headless Chromium: a person approves or denies a device code; the device polls."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from oauth.device_flow import DEVICE_GRANT
+from tests.live_helpers import serve
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A live server (CSRF on) with alice and a public device-flow client."""
+    live = serve(tmp_path_factory.mktemp("device-browser"), workers=2)
+    try:
+        live.flask("users", "create", "alice", "--password", PASSWORD)
+        created = live.flask(
+            "clients", "create", "--name", "Living Room TV", "--public",
+            "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token", "--json",
+        )  # fmt: skip
+        live.extra["client_id"] = json.loads(created)["client_id"]
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def watched(page):
+    """The page, collecting console errors (CSP violations show up there) and script errors.
+
+    "Failed to load resource" is how Chromium logs a 4xx page; the wrong-code and used-code
+    pages are 400 on purpose, so those lines are not problems.
+    """
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.problems = problems
+    return page
+
+
+def device_start(server) -> dict:
+    form = {"client_id": server.extra["client_id"], "scope": "openid profile"}
+    return httpx.post(server.url + "/oauth2/device_authorization", data=form).json()
+
+
+def poll(server, device_code: str) -> httpx.Response:
+    form = {"grant_type": DEVICE_GRANT, "device_code": device_code}
+    form["client_id"] = server.extra["client_id"]
+    return httpx.post(server.url + "/oauth2/token", data=form)
+
+
+def sign_in(page) -> None:
+    page.wait_for_url("**/login?next=*")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form [type=submit]")
+
+
+@pytest.mark.browser
+def test_sign_in_enter_the_code_approve_and_the_device_gets_tokens(server, watched):
+    page = watched
+    grant = device_start(server)
+    assert poll(server, grant["device_code"]).json()["error"] == "authorization_pending"
+
+    page.goto(grant["verification_uri_complete"])
+    sign_in(page)
+    page.wait_for_url("**/oauth2/device?user_code=*")
+    assert page.input_value("input[name=user_code]") == grant["user_code"]  # prefilled
+    page.click("#continue")
+
+    page.wait_for_selector("#device-form")
+    assert page.inner_text("#client-name") == "Living Room TV"
+    assert page.inner_text("#device-user-code") == grant["user_code"]
+    scopes = page.inner_text("#device-scopes")
+    assert "Confirm your identity" in scopes and "See your name and username" in scopes
+    assert page.inner_text("#device-audience") == "Gatehouse account API"
+    page.click("#device-form button[value=allow]")
+    page.wait_for_selector("#device-result[data-outcome=approved]")
+
+    tokens = poll(server, grant["device_code"])
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    assert body["token_type"] == "Bearer" and "id_token" in body and "refresh_token" in body
+    me = httpx.get(
+        server.url + "/api/v2/users/me",
+        headers={"Authorization": "Bearer " + body["access_token"]},
+    )
+    assert me.json()["username"] == "alice"
+    assert poll(server, grant["device_code"]).json()["error"] == "invalid_grant"
+
+    page.goto(server.url + "/oauth2/device")  # the same code again: it says so
+    page.fill("input[name=user_code]", grant["user_code"])
+    page.click("#continue")
+    page.wait_for_selector("#device-result[data-outcome=used]")
+    assert page.problems == []
+
+
+@pytest.mark.browser
+def test_typed_code_then_deny_gives_access_denied(server, watched):
+    page = watched
+    grant = device_start(server)
+    page.goto(server.url + "/oauth2/device")
+    sign_in(page)
+    page.wait_for_url("**/oauth2/device")
+    page.fill("input[name=user_code]", "WRNG-CODE")  # not a code: says so, stays on the form
+    page.click("#continue")
+    assert "not valid" in page.inner_text("#device-error")
+    typed = grant["user_code"].replace("-", "").lower()  # any case, no dash
+    page.fill("input[name=user_code]", typed)
+    page.click("#continue")
+    page.wait_for_selector("#device-form")
+    page.click("#device-form button[value=deny]")
+    page.wait_for_selector("#device-result[data-outcome=denied]")
+
+    denied = poll(server, grant["device_code"])
+    assert denied.status_code == 400 and denied.json()["error"] == "access_denied"
+    assert page.problems == []
