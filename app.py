@@ -36,6 +36,7 @@ from oauth import (
     maintenance,
     metadata,
     metrics,
+    mock,
     ops,
     registration,
     token,
@@ -151,7 +152,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (login, account, admin, admin_users, authorize, ops):
         app.register_blueprint(module.bp)
-    for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
+    for module in (apps_api, token, introspection, api, metadata, userinfo, registration, mock):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
     app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token

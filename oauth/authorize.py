@@ -12,11 +12,11 @@ from wtforms import HiddenField
 from wtforms.validators import AnyOf, DataRequired
 
 from models import AuthorizationCode, Client, Consent, UserSession, db, utcnow
-from oauth import authz_request, crypto
+from oauth import authz_request, crypto, mock_clients, mock_provider
 from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
 from oauth.describe import consent_context
 from oauth.errors import NO_STORE, OAuthError, add_query, error_page, redirect_error
-from oauth.session import current_session, login_url, logout_user
+from oauth.session import client_ip, current_session, login_url, logout_user
 from oauth.validation import find_redirect_uri
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth2")
@@ -46,6 +46,7 @@ def authorize():
     """Authorization endpoint; POST carries the same parameters form-encoded (OIDC §3.1.2.1)."""
     params = (request.args if request.method == "GET" else request.form).to_dict(flat=False)
     issuer = current_app.config["ISSUER"]
+    mock_clients.adopt_unknown_client(params, client_ip())  # only with GATEHOUSE_MOCK_ANY_CLIENT
     try:
         client, redirect_uri, sent = authz_request.verify_client(params)
     except UnverifiedRequest as exc:
@@ -71,7 +72,9 @@ def _proceed(req: AuthorizationRequest, client: Client, params: dict) -> Respons
     remembered = Consent.get_or_none(
         user=user_session.user_id, client=client, audience=req.audience
     )
-    if not authz_request.needs_consent(req, remembered.scope if remembered else None):
+    if mock_provider.auto_consent() or not authz_request.needs_consent(
+        req, remembered.scope if remembered else None
+    ):
         return _code_redirect(req, decide(req, client, user_session, allow=True))
     if "none" in req.prompt:
         raise OAuthError("consent_required", "The user has not yet approved this application.")

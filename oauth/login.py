@@ -1,14 +1,18 @@
-"""Sign-in and sign-out pages: /, /login, /logout."""
+"""Sign-in and sign-out pages: /, /login, /logout.
+
+In mock mode (GATEHOUSE_MOCK=1) /login asks for a username only, creates the user on first
+sign-in, takes optional extra claims as JSON, and lists existing users as one-click buttons.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField, SubmitField
+from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from models import audit, db
-from oauth import accounts, throttle
+from models import User, audit, db
+from oauth import accounts, mock_provider, throttle
 from oauth.session import client_ip, current_user, login_user, logout_user
 from oauth.validation import safe_next
 
@@ -24,6 +28,18 @@ class LoginForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=256)])
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD)]
+    )
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class MockLoginForm(FlaskForm):
+    """Mock-mode sign-in: any username, no password; optional extra claims as a JSON object."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=256)])
+    claims = TextAreaField(
+        "Extra claims (optional JSON object)",
+        validators=[Length(max=mock_provider.MAX_CLAIMS_BYTES)],
     )
     next = HiddenField()
     submit = SubmitField("Sign in")
@@ -46,6 +62,8 @@ def _render(form: LoginForm, status: int = 200, error: str | None = None, header
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Password sign-in; throttled per username and per IP; `next` must be a local path."""
+    if mock_provider.mock_on():
+        return mock_login()
     form = LoginForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
@@ -71,6 +89,35 @@ def login():
     with db.atomic():
         login_user(user)
         _audit_login(user.username, "login.success")
+    return redirect(safe_next(form.next.data) or url_for("login.index"))
+
+
+MAX_SEEDED = 50  # one-click buttons on the mock sign-in page
+
+
+def _render_mock(form: MockLoginForm, status: int = 200, error: str | None = None):
+    users = User.select().order_by(User.username).limit(MAX_SEEDED)
+    return render_template("login/mock.html", form=form, users=users, error=error), status
+
+
+def mock_login():
+    """Mock mode: sign in as anyone by username (created if new), with optional claims."""
+    form = MockLoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        form.username.data = request.args.get("login_hint", "")
+        return _render_mock(form)
+    if not form.validate_on_submit():
+        return _render_mock(form, 400)
+    try:
+        username = accounts.check_username(form.username.data)
+        extra = mock_provider.parse_claims_text(form.claims.data)
+    except (accounts.AccountError, mock_provider.MockError) as exc:
+        return _render_mock(form, 400, str(exc))
+    with db.atomic("IMMEDIATE"):  # find-or-create, then the session: one writer at a time
+        user = mock_provider.sign_in_user(username, extra, client_ip())
+        login_user(user)
+        audit(user.username, "login.mock", "user", user.username, ip=client_ip())
     return redirect(safe_next(form.next.data) or url_for("login.index"))
 
 

@@ -1,0 +1,123 @@
+"""Control API for tests: /api/v2/mock/ (users, clients, forced errors, minted tokens).
+
+Open to anyone in mock mode (GATEHOUSE_MOCK=1, loopback issuers only); otherwise it needs an
+admin personal access token (`Authorization: Bearer gpt_...`). Without either it answers 404,
+as if it did not exist; a non-admin's token gets 403. Bodies are JSON in and out, never cached;
+errors are `{"message": ..., "validations": [{"field", "detail"}]}` like the apps API. A
+browser page on another origin cannot call it: every write needs `Content-Type:
+application/json` or the DELETE method, both of which need a CORS preflight we never grant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify
+
+from oauth import apps, mock_clients, mock_forced
+from oauth.accounts import AccountError
+from oauth.apps_api import ApiError, request_json
+from oauth.mock_provider import (
+    MOCK_ACTOR,
+    MockError,
+    check_user_fields,
+    mock_on,
+    upsert_user,
+    user_json,
+)
+from oauth.session import bearer_token, client_ip, personal_token_user
+
+bp = Blueprint("mock", __name__, url_prefix="/api/v2/mock")
+# Every request to a protocol endpoint first checks for a queued forced error.
+bp.before_app_request(mock_forced.answer_forced_error)
+
+HIDDEN = (
+    "The mock control API is off. Start Gatehouse with GATEHOUSE_MOCK=1, "
+    "or send an administrator's personal access token."
+)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    body: dict[str, Any] = {"message": exc.message}
+    if exc.problems:
+        body["validations"] = exc.problems
+    return _json(body, exc.status)
+
+
+@bp.errorhandler(MockError)
+def _mock_error(exc: MockError):
+    return _api_error(ApiError(400, exc.message, exc.problems))
+
+
+@bp.errorhandler(AccountError)
+def _account_error(exc: AccountError):
+    return _api_error(ApiError(400, str(exc), [{"field": "username", "detail": str(exc)}]))
+
+
+@bp.before_request
+def check_access():
+    """Mock mode, or an admin personal access token; otherwise the API is hidden (404)."""
+    token = bearer_token()
+    user = personal_token_user(token) if token else None
+    if mock_on():
+        g.actor = user.username if user is not None and user.is_admin else MOCK_ACTOR
+        return
+    if user is None:
+        raise ApiError(404, HIDDEN)
+    if not user.is_admin:
+        raise ApiError(403, "Only administrators may use the mock control API.")
+    g.actor = user.username
+
+
+@bp.put("/users/<username>")
+def put_user(username: str):
+    """Create or update a user (email, name, email_verified, admin, password, claims)."""
+    fields = check_user_fields(request_json())
+    user, created = upsert_user(username, fields, g.actor, client_ip())
+    return _json(user_json(user), 201 if created else 200)
+
+
+@bp.post("/clients")
+def new_client():
+    """Create a client (apps API fields); a confidential one's `client_secret` is shown once."""
+    client, secret = mock_clients.create_client(request_json(), g.actor, client_ip())
+    body = apps.app_json(client, current_app.config["ISSUER"])
+    if secret is not None:
+        body["client_secret"] = secret
+    return _json(body, 201)
+
+
+@bp.post("/errors")
+def queue_error():
+    """Queue an error for the next request to one endpoint (FIFO, once, across workers)."""
+    data = request_json()
+    problems = mock_forced.forced_error_problems(data)
+    if problems:
+        raise ApiError(400, "Validation failed.", problems)
+    return _json(mock_forced.forced_error_json(mock_forced.queue(data)), 201)
+
+
+@bp.get("/errors")
+def list_errors():
+    return _json({"errors": [mock_forced.forced_error_json(r) for r in mock_forced.pending()]})
+
+
+@bp.delete("/errors")
+def clear_errors():
+    return _json({"deleted": mock_forced.clear()})
+
+
+@bp.post("/tokens")
+def mint_tokens():
+    """A real access token and a signed id_token for a user (created if new) and a client."""
+    fields = mock_clients.check_mint(request_json(), current_app.config["ISSUER"])
+    user, _ = upsert_user(fields["username"], {}, g.actor, client_ip())
+    return _json(mock_clients.mint(user, fields, g.actor, client_ip()), 201)
