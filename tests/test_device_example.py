@@ -10,8 +10,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from live_helpers import serve
-from test_device_flow import approve_over_http
+from test_device_flow import approve_over_http, serve_device
 
 from oauth.device_flow import DEVICE_GRANT
 
@@ -28,18 +27,9 @@ def load_example():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A live server with alice and a public device-flow client that may refresh."""
-    live = serve(tmp_path_factory.mktemp("device-example"), workers=2)
-    try:
-        live.flask("users", "create", "alice", "--password", "correct horse battery")
-        created = live.flask(
-            "clients", "create", "--name", "Example CLI", "--public",
-            "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token", "--json",
-        )  # fmt: skip
-        live.extra["client_id"] = json.loads(created)["client_id"]
-        yield live
-    finally:
-        live.stop()
+    live = serve_device(tmp_path_factory.mktemp("device-example"), workers=2)
+    yield live
+    live.stop()
 
 
 def run_example(server, decision: str) -> tuple[int, str, str]:

@@ -7,10 +7,11 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import basic, login, make_client
+from conftest import LiveServer, basic, login, make_client
 from live_helpers import serve
 
 from models import (
@@ -393,7 +394,7 @@ def test_csrf_protects_the_page_but_not_the_endpoint(config, tv, user):
 
 
 def approve_over_http(base_url: str, user_code: str, decision: str = "allow") -> str:
-    """Sign alice in and decide on `user_code` the way a alice does (CSRF on); the outcome."""
+    """Sign alice in and decide on `user_code` the way a browser does (CSRF on); the outcome."""
     with httpx.Client(base_url=base_url, timeout=30) as http:
         token = CSRF.search(http.get("/login").text).group(1)
         form = {"username": "alice", "password": "correct horse battery", "csrf_token": token}
@@ -408,21 +409,33 @@ def approve_over_http(base_url: str, user_code: str, decision: str = "allow") ->
         return re.search(r'data-outcome="(\w+)"', done.text).group(1)
 
 
+def serve_device(tmp: Path, workers: int) -> LiveServer:
+    """A live server (CSRF on, as in production) with alice and a public device-flow client
+    that may refresh; its client_id is in `.extra["client_id"]`."""
+    live = serve(tmp, workers=workers)
+    try:
+        live.flask("users", "create", "alice", "--password", "correct horse battery")
+        created = live.flask(
+            "clients", "create", "--name", "Living Room TV", "--public",
+            "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token", "--json",
+        )  # fmt: skip
+    except BaseException:
+        live.stop()
+        raise
+    live.extra["client_id"] = json.loads(created)["client_id"]
+    return live
+
+
 @pytest.fixture
 def live_server(tmp_path):
-    """Gatehouse under gunicorn, 4 workers, alice signed up (CSRF on, as in production)."""
-    server = serve(tmp_path, workers=4)
+    server = serve_device(tmp_path, workers=4)
     yield server
     server.stop()
 
 
 @pytest.mark.live
 def test_8_concurrent_polls_after_approval_exactly_one_gets_tokens(live_server):
-    live_server.flask("users", "create", "alice", "--password", "correct horse battery")
-    created = live_server.flask(
-        "clients", "create", "--name", "TV", "--public", "--grant-type", DEVICE_GRANT, "--json"
-    )
-    client_id = json.loads(created)["client_id"]
+    client_id = live_server.extra["client_id"]
     url = live_server.url
     body = httpx.post(url + "/oauth2/device_authorization", data={"client_id": client_id}).json()
     assert approve_over_http(url, body["user_code"]) == "approved"

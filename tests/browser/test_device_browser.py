@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
+from test_device_flow import serve_device
 
 from oauth.device_flow import DEVICE_GRANT
-from tests.live_helpers import serve
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A live server (CSRF on) with alice and a public device-flow client."""
-    live = serve(tmp_path_factory.mktemp("device-browser"), workers=2)
-    try:
-        live.flask("users", "create", "alice", "--password", PASSWORD)
-        created = live.flask(
-            "clients", "create", "--name", "Living Room TV", "--public",
-            "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token", "--json",
-        )  # fmt: skip
-        live.extra["client_id"] = json.loads(created)["client_id"]
-        yield live
-    finally:
-        live.stop()
+    live = serve_device(tmp_path_factory.mktemp("device-browser"), workers=2)
+    yield live
+    live.stop()
 
 
 @pytest.fixture
