@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
+import time
+from urllib.parse import urlencode
 
+import httpx
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 from live_helpers import serve
+from oauth_browser import authorize
 
 from oauth import pkce
 
@@ -51,8 +56,8 @@ def exports(output: str) -> dict[str, str]:
     return values
 
 
-def setup_app(server, *args: str) -> dict[str, str]:
-    done = run("setup-test-app.sh", *args, env=server.env)
+def setup_app(env: dict[str, str], *args: str) -> dict[str, str]:
+    done = run("setup-test-app.sh", *args, env=env)
     assert done.returncode == 0, done.stderr
     return exports(done.stdout)
 
@@ -82,7 +87,7 @@ def check_env(server, app: dict[str, str], **extra: str) -> dict[str, str]:
     ids=["client_secret_basic", "client_secret_post", "public"],
 )
 def test_end_to_end_script_passes(server, setup_args, extra):
-    app = setup_app(server, *setup_args)
+    app = setup_app(server.env, *setup_args)
     assert app["CLIENT_ID"] and app["REDIRECT_URI"].startswith("http://127.0.0.1:")
     assert ("CLIENT_SECRET" in app) is ("--public" not in setup_args)
     done = run("test-mcp-oauth2.sh", env=check_env(server, app, **extra))
@@ -102,7 +107,7 @@ def test_end_to_end_script_passes(server, setup_args, extra):
     ids=["wrong password", "wrong secret", "no server"],
 )
 def test_end_to_end_script_fails_loudly(server, spoil, message):
-    app = setup_app(server)
+    app = setup_app(server.env)
     done = run("test-mcp-oauth2.sh", env=check_env(server, app, **spoil))
     assert done.returncode != 0
     assert "All checks passed" not in done.stdout
@@ -118,8 +123,45 @@ def test_generate_pkce_is_s256():
 
 
 def test_cleanup_deletes_the_app(server):
-    app = setup_app(server)
+    app = setup_app(server.env)
     done = run("cleanup-test-app.sh", app["CLIENT_ID"], env=server.env)
     assert done.returncode == 0, done.stderr
     assert app["CLIENT_ID"] not in server.flask("clients", "list")
     assert not exports(done.stdout)  # nothing but `unset` for eval
+
+
+def test_manual_flow_catches_the_callback_and_exchanges_the_code(server):
+    port = free_port()
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    app = setup_app(server.env | {"REDIRECT_URI": redirect_uri})
+    env = check_env(server, app, PORT=str(port), TIMEOUT="60")
+    process = subprocess.Popen(
+        [str(SCRIPTS / "test-manual-flow.sh")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = ""
+        while "/oauth2/authorize?" not in url:
+            line = process.stderr.readline()
+            assert line, "the script printed no authorization URL"
+            url = line.strip()
+        # play the person in the browser, then deliver the redirect to the script's listener
+        query = authorize(url, "alice", PASSWORD)
+        callback = f"{redirect_uri}?{urlencode(query)}"
+        for _ in range(50):
+            try:
+                assert httpx.get(callback).status_code == 200
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)  # the listener is not up yet
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    body = json.loads(out)
+    assert body["token_type"] == "Bearer" and body["access_token"].startswith("gat_")

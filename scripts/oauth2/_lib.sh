@@ -112,3 +112,12 @@ from urllib.parse import urljoin
 print(urljoin(sys.argv[1], sys.argv[2]))
 PY
 }
+
+# flask_cli ARGS... -> `flask --app app ARGS` from the repository root, with its .venv if present.
+flask_cli() {
+  local root python
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  python="${PYTHON:-$root/.venv/bin/python}"
+  [ -x "$python" ] || python=python3
+  (cd "$root" && "$python" -m flask --app app "$@")
+}

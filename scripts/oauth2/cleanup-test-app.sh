@@ -4,11 +4,8 @@
 set -euo pipefail
 source "$(dirname "$0")/_lib.sh"
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON=python3
 client_id="${1:-${CLIENT_ID:-}}"
 [ -n "$client_id" ] || die "usage: $0 CLIENT_ID (or set CLIENT_ID)"
 
-(cd "$ROOT" && "$PYTHON" -m flask --app app clients delete "$client_id") >&2
+flask_cli clients delete "$client_id" >&2
 printf 'unset CLIENT_ID CLIENT_SECRET REDIRECT_URI\n'

@@ -7,16 +7,12 @@
 set -euo pipefail
 source "$(dirname "$0")/_lib.sh"
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON=python3
 REDIRECT_URI="${REDIRECT_URI:-http://127.0.0.1:8765/callback}"
 
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-(cd "$ROOT" && "$PYTHON" -m flask --app app clients create \
-  --name "${APP_NAME:-OAuth2 script test app}" --redirect-uri "$REDIRECT_URI" --json "$@") >"$out" \
-  || die "flask clients create failed"
+flask_cli clients create --name "${APP_NAME:-OAuth2 script test app}" \
+  --redirect-uri "$REDIRECT_URI" --json "$@" >"$out" || die "flask clients create failed"
 
 printf 'export CLIENT_ID=%s\n' "$(json_get "$out" client_id)"
 if json_has "$out" client_secret; then
