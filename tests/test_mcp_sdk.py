@@ -11,11 +11,15 @@ import asyncio
 import json
 import os
 import secrets
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -35,6 +39,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 from oauth_browser import drive_consent
+from test_cimd import self_signed
 
 pytestmark = pytest.mark.live
 
@@ -150,10 +155,70 @@ def wait_until_serving(process: subprocess.Popen, port: int, log_path: Path) -> 
     raise RuntimeError("MCP server did not start:\n" + log_path.read_text())
 
 
+class DocumentServer(ThreadingHTTPServer):
+    """HTTPS on 127.0.0.1 serving one client ID metadata document (CIMD) at DOCUMENT_PATH."""
+
+    daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server_port}{DOCUMENT_PATH}"
+
+
+DOCUMENT_PATH = "/clients/mcp-test.json"
+
+
+class DocumentHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.server.hits.append(self.path)
+        if self.path != DOCUMENT_PATH:
+            self.send_error(404)
+            return
+        body = json.dumps(
+            {
+                "client_id": self.server.url,
+                "client_name": "Gatehouse test MCP client (metadata document)",
+                "redirect_uris": [REDIRECT_URI],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
+def documents(tmp_path_factory) -> Iterator[DocumentServer]:
+    """The loopback HTTPS document server; Gatehouse trusts its self-signed certificate."""
+    cert, key = self_signed(tmp_path_factory.mktemp("tls"))
+    server = DocumentServer(("127.0.0.1", 0), DocumentHandler)
+    server.hits, server.cafile = [], cert
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, documents) -> Iterator[Stack]:
     """One Gatehouse + MCP server for the tests that don't wait for a token to expire."""
-    stack = start_stack(tmp_path_factory.mktemp("mcp"))
+    stack = start_stack(
+        tmp_path_factory.mktemp("mcp"),
+        # Test-only: let Gatehouse fetch documents from this loopback server and trust its CA.
+        GATEHOUSE_CIMD_ALLOWLIST=f"127.0.0.1:{documents.server_port}",
+        GATEHOUSE_CIMD_CA_BUNDLE=documents.cafile,
+    )
     yield stack
     stack.stop()
 
@@ -256,9 +321,11 @@ async def call_whoami(
 
 
 def run(stack: Stack, coroutine):
-    """Run the client; on failure, show what both servers logged."""
+    """Run the client on a fresh event loop in its own thread (a session-scoped Playwright may
+    own this thread's loop); on failure, show what both servers logged."""
     try:
-        return asyncio.run(coroutine)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
     except Exception as exc:
         raise AssertionError(f"MCP client failed: {exc!r}\n{stack.logs()}") from exc
 

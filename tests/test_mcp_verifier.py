@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, unquote
 
 import httpx2
@@ -15,6 +16,12 @@ from examples.gatehouse_verifier import GatehouseVerifier, access_token_from
 
 ISSUER = "http://127.0.0.1:8000"
 MCP_URL = "http://127.0.0.1:8001/mcp"
+
+
+def run(coroutine):
+    """asyncio.run on a thread of its own: a session-scoped Playwright may own this one's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def claims(**overrides) -> dict:
@@ -89,7 +96,7 @@ class FakeIntrospection:
 
 def test_introspection_request_is_client_authenticated():
     fake = FakeIntrospection({"gat_ok": claims()})
-    assert asyncio.run(fake.verifier().verify_token("gat_ok")) is not None
+    assert run(fake.verifier().verify_token("gat_ok")) is not None
     request = fake.requests[0]
     assert str(request.url) == ISSUER + "/oauth2/introspect"
     assert parse_qs(request.content.decode())["token_type_hint"] == ["access_token"]
@@ -107,7 +114,7 @@ def test_answers_are_cached_by_token():
     async def twice():
         return [await verifier.verify_token("gat_ok") for _ in range(2)]
 
-    first, second = asyncio.run(twice())
+    first, second = run(twice())
     assert first == second
     assert len(fake.requests) == 1
     assert all("gat_ok" not in key for key in verifier._cache)
@@ -117,9 +124,9 @@ def test_cache_never_outlives_the_token(monkeypatch):
     now = time.time()
     fake = FakeIntrospection({"gat_ok": claims(exp=int(now) + 5)})
     verifier = fake.verifier(cache_seconds=30)
-    asyncio.run(verifier.verify_token("gat_ok"))
+    run(verifier.verify_token("gat_ok"))
     monkeypatch.setattr(gatehouse_verifier.time, "time", lambda: now + 6)
-    assert asyncio.run(verifier.verify_token("gat_ok")) is None
+    assert run(verifier.verify_token("gat_ok")) is None
     assert len(fake.requests) == 2
 
 
@@ -130,14 +137,14 @@ def test_refused_tokens_are_asked_again():
     async def twice():
         return [await verifier.verify_token("gat_other") for _ in range(2)]
 
-    assert asyncio.run(twice()) == [None, None]
+    assert run(twice()) == [None, None]
     assert len(fake.requests) == 2
 
 
 @pytest.mark.parametrize("status", [400, 401, 500])
 def test_introspection_errors_refuse(status):
     fake = FakeIntrospection({"gat_ok": claims()}, status=status)
-    assert asyncio.run(fake.verifier().verify_token("gat_ok")) is None
+    assert run(fake.verifier().verify_token("gat_ok")) is None
 
 
 def test_unreachable_introspection_refuses():
@@ -146,7 +153,7 @@ def test_unreachable_introspection_refuses():
 
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(down))
     verifier = GatehouseVerifier(ISSUER, MCP_URL, "a", "b", http_client=http)
-    assert asyncio.run(verifier.verify_token("gat_ok")) is None
+    assert run(verifier.verify_token("gat_ok")) is None
 
 
 @pytest.mark.parametrize(
