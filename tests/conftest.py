@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -164,6 +165,7 @@ class LiveServer:
     env: dict[str, str]
     process: subprocess.Popen
     log_path: Path
+    log_file: IO[str] | None = None
     extra: dict = field(default_factory=dict)
 
     def flask(self, *args: str, input: str | None = None) -> str:
@@ -189,6 +191,9 @@ class LiveServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+        if self.log_file is not None and not self.log_file.closed:
+            self.log_file.close()
 
 
 def start_live_server(
@@ -210,7 +215,7 @@ def start_live_server(
     }
     upgrade(database)
     log_path = tmp / "gunicorn.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    log = open(log_path, "w")  # noqa: SIM115 - closed by LiveServer.stop()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
         cwd=ROOT,
@@ -218,10 +223,11 @@ def start_live_server(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = LiveServer(url, database, env, process, log_path)
+    server = LiveServer(url, database, env, process, log_path, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            server.stop()
             raise RuntimeError("gunicorn exited:\n" + server.log())
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
