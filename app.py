@@ -38,6 +38,7 @@ from oauth import (
     metrics,
     mock,
     ops,
+    playground,
     registration,
     token,
     userinfo,
@@ -150,7 +151,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
 
-    for module in (login, account, admin, admin_users, authorize, ops):
+    for module in (login, account, admin, admin_users, authorize, ops, playground):
         app.register_blueprint(module.bp)
     for module in (apps_api, token, introspection, api, metadata, userinfo, registration, mock):
         app.register_blueprint(module.bp)

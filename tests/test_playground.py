@@ -1,0 +1,179 @@
+"""The playground's server side: the page, its callback page, CSP, and what the script registers."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ISSUER = "http://127.0.0.1:8000"
+STEP_IDS = (
+    *("401", "prm", "asm", "register", "pkce", "authorize", "callback", "token", "inspect"),
+    *("api", "refresh", "reuse", "revoke", "cc-register", "cc-token", "cc-introspect"),
+    *("device-register", "device-authorize", "device-poll"),
+)
+
+
+class PageParser(HTMLParser):
+    """Scripts, styles, inline handlers and element ids of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict] = []
+        self.stylesheets: list[str] = []
+        self.inline: list[str] = []
+        self.ids: set[str] = set()
+        self.data: dict[str, str] = {}
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if a.get("id") in ("playground", "playground-callback"):
+            self.data = {k: v or "" for k, v in attrs if k.startswith("data-")}
+        if tag == "script":
+            self.scripts.append(a)
+            self._in_script = True
+        if tag == "link" and a.get("rel") == "stylesheet":
+            self.stylesheets.append(a["href"])
+        if tag == "style" or "style" in a or any(k.startswith("on") for k in a):
+            self.inline.append(f"<{tag} {a}>")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.inline.append(data.strip()[:60])
+
+
+def parse(html: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(html)
+    return parser
+
+
+def test_the_page_renders_signed_out_and_is_marked_as_teaching(client):
+    response = client.get("/playground")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Teaching tool" in html
+    assert "step 6" in html.lower() and "sign in" in html.lower()
+    page = parse(html)
+    assert page.data["data-issuer"] == ISSUER
+    assert page.data["data-api-url"] == ISSUER + "/api/v2/users/me"
+    assert page.data["data-redirect-uri"] == ISSUER + "/playground/callback"
+    assert page.data["data-registration"] == "open"
+
+
+def test_every_step_has_its_anchor_and_a_run_button(client):
+    html = client.get("/playground").get_data(as_text=True)
+    page = parse(html)
+    for step in STEP_IDS:
+        assert f"step-{step}" in page.ids
+        assert f'data-run="{step}"' in html
+
+
+@pytest.mark.parametrize("path", ["/playground", "/playground/callback?code=x&state=y"])
+def test_csp_holds_own_script_and_styles_only(client, path):
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "connect-src 'self'" in csp
+    page = parse(response.get_data(as_text=True))
+    assert page.inline == []  # no inline scripts, styles or event handlers
+    assert [s.get("src") for s in page.scripts] == ["/static/playground.js"]
+    assert all(href.startswith("/static/") for href in page.stylesheets)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("name", ["playground.js", "playground.css"])
+def test_static_files_load_nothing_from_elsewhere(name):
+    text = (ROOT / "static" / name).read_text()
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I)
+    assert "@import" not in text and "eval(" not in text and "innerHTML" not in text
+
+
+def test_callback_page_never_echoes_the_code(client):
+    code = "gac_" + "A" * 43
+    response = client.get(f"/playground/callback?code={code}&state=s1&iss={ISSUER}")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert code not in body and "s1" not in body
+    # The code is in this page's URL: no Referer may carry it to another page.
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    page = parse(body)
+    assert page.data["data-return"] == "/playground#step-callback"
+
+
+def test_callback_page_handles_an_error_response(client):
+    response = client.get("/playground/callback?error=access_denied&state=s1")
+    assert response.status_code == 200
+    assert "Return to the playground" in response.get_data(as_text=True)
+
+
+def test_the_registrations_the_script_sends_are_accepted(client):
+    """The same bodies as static/playground.js: public code client, resource server, TV app."""
+    bodies = [
+        {
+            "client_name": "Gatehouse playground",
+            "redirect_uris": [ISSUER + "/playground/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid profile email offline_access",
+        },
+        {
+            "client_name": "Playground resource server",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": [],
+        },
+        {
+            "client_name": "Playground machine client",
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scope": "profile",
+        },
+        {
+            "client_name": "Playground TV app",
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid profile email",
+        },
+    ]
+    script = (ROOT / "static" / "playground.js").read_text()
+    for body in bodies:
+        assert f'client_name: "{body["client_name"]}"' in script
+        response = client.post("/oauth2/register", json=body)
+        assert response.status_code == 201, response.get_json()
+        assert ("client_secret" in response.get_json()) == (
+            body["token_endpoint_auth_method"] != "none"
+        )
+
+
+@pytest.mark.parametrize(("policy", "warned"), [("open", False), ("admin", True), ("off", True)])
+def test_the_page_warns_when_registration_is_not_open(config, request, policy, warned):
+    config["REGISTRATION"] = policy
+    client = request.getfixturevalue("client")  # the app is built after the change
+    html = client.get("/playground").get_data(as_text=True)
+    assert ("registration policy is" in html) == warned
+
+
+def test_the_reuse_grace_shown_is_the_servers(config, app):
+    app.config["REFRESH_TOKEN_REUSE_GRACE"] = 3
+    page = parse(app.test_client().get("/playground").get_data(as_text=True))
+    assert page.data["data-reuse-grace"] == "3"
+
+
+def test_readme_links_to_playground_steps_that_exist(client):
+    readme = Path(ROOT / "README.md").read_text()
+    anchors = set(re.findall(r"/playground#(step-[a-z0-9-]+)", readme))
+    assert anchors, "the README links to playground steps"
+    ids = parse(client.get("/playground").get_data(as_text=True)).ids
+    assert anchors <= ids
