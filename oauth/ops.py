@@ -1,12 +1,12 @@
-"""Operations endpoints: /healthz (liveness and a database check) and /metrics (Prometheus)."""
+"""Operations endpoints: /healthz, /metrics (Prometheus), /openapi.json and /api/docs."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from peewee import PeeweeException
 
 from models import db
-from oauth import metrics
+from oauth import api_reference, metrics, openapi
 from oauth.session import bearer_token, current_user, personal_token_user
 from oauth.validation import is_loopback_host
 
@@ -45,3 +45,20 @@ def metrics_view():
         return jsonify(body), 403
     text = metrics.exposition(current_app)
     return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 document of the JSON endpoints (public, like the metadata)."""
+    response = jsonify(openapi.document(current_app.config["ISSUER"]))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/api/docs")
+def api_docs():
+    """The API reference, rendered here from the same document (nothing loaded from elsewhere)."""
+    doc = openapi.document(current_app.config["ISSUER"])
+    sections = api_reference.reference(doc)
+    schemas = api_reference.schema_tables()
+    return render_template("ops/api_docs.html", doc=doc, sections=sections, schemas=schemas)

@@ -10,6 +10,7 @@ import pytest
 from conftest import basic, login, make_client
 from live_helpers import serve
 
+from app import HTML_PREFIXES, JSON_PREFIXES
 from oauth import metrics
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
@@ -141,3 +142,74 @@ def test_metrics_sum_every_worker(live_server):
                 break
             time.sleep(0.3)
     assert seen >= total
+
+
+# -- /openapi.json and /api/docs ------------------------------------------------------------
+
+DOCUMENTED_ELSEWHERE = (
+    "/.well-known/oauth-authorization-server/<path:suffix>",  # RFC 8414 path insertion aliases
+    "/.well-known/openid-configuration/<path:suffix>",
+    "/<path:prefix>/.well-known/openid-configuration",
+    "/<path:prefix>/.well-known/oauth-protected-resource",
+    "/openapi.json",
+    "/api/docs",
+)
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters blanked: `/apps/<client_id>` and `/apps/{id}` compare equal."""
+    return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+
+def json_routes(app) -> set[tuple[str, str]]:
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        if not path.startswith(JSON_PREFIXES) and "/.well-known/" not in path:
+            continue
+        page = any(path == p or path.startswith(p + "/") for p in HTML_PREFIXES)
+        if page or path in DOCUMENTED_ELSEWHERE:
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            routes.add((_shape(path), method.lower()))
+    return routes
+
+
+def test_openapi_documents_every_json_route(app, client):
+    doc = client.get("/openapi.json").get_json()
+    documented = {
+        (_shape(path), method)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert json_routes(app) == documented
+
+
+def test_openapi_document_is_3_1_and_every_ref_resolves(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["openapi"].startswith("3.1")
+    assert doc["servers"] == [{"url": "http://127.0.0.1:8000"}]
+    refs = re.findall(r'"\$ref": ?"#/components/schemas/([^"]+)"', response.get_data(as_text=True))
+    assert refs and set(refs) <= set(doc["components"]["schemas"])
+    for item in doc["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert operation["responses"] and operation["summary"] and operation["tags"]
+
+
+def test_api_docs_page_shows_every_operation_from_this_server(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    html = response.get_data(as_text=True)
+    doc = client.get("/openapi.json").get_json()
+    for path, item in doc["paths"].items():
+        for method in item:
+            if method != "parameters":
+                assert f"<code>{method.upper()} {path}</code>" in html
+    # Server-side rendered: no script, and nothing fetched from another origin.
+    assert "<script" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)

@@ -1,0 +1,76 @@
+"""The API reference page's view of the OpenAPI document: operations grouped by tag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth.openapi_schemas import SCHEMAS
+
+
+def _type_of(schema: dict[str, Any]) -> str:
+    """A short human reading of a schema: `string`, `one of a, b`, `App`, `list of string`."""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    if "const" in schema:
+        return f'"{schema["const"]}"'
+    if "anyOf" in schema:
+        return " or ".join(_type_of(s) for s in schema["anyOf"])
+    kind = schema.get("type", "object")
+    if kind == "array":
+        return "list of " + _type_of(schema.get("items", {}))
+    return " or ".join(kind) if isinstance(kind, list) else kind
+
+
+def fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The members of an object schema (following $ref and allOf) for a table."""
+    if "$ref" in schema:
+        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[-1]]
+    if "allOf" in schema:
+        return [field for part in schema["allOf"] for field in fields(part)]
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "type": _type_of(sub), "required": name in required}
+        for name, sub in schema.get("properties", {}).items()
+    ]
+
+
+def reference(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document regrouped by tag for the HTML reference: sections of operations."""
+    sections = {tag["name"]: {**tag, "operations": []} for tag in doc["tags"]}
+    for path, item in doc["paths"].items():
+        shared = item.get("parameters", [])
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            media, schema = next(iter(operation.get("requestBody", {}).get("content", {}).items()),
+                                 (None, None))  # fmt: skip
+            auth = [", ".join(req) or "none" for req in operation.get("security", [])]
+            responses = []
+            for status, response in operation["responses"].items():
+                content = next(iter(response.get("content", {}).values()), None)
+                shape = _type_of(content["schema"]) if content else ""
+                responses.append({"status": status, "description": response["description"],
+                                  "schema": shape})  # fmt: skip
+            sections[operation["tags"][0]]["operations"].append({
+                "id": f"{method}-{path}".replace("/", "-").strip("-"),
+                "method": method.upper(),
+                "path": path,
+                "summary": operation["summary"],
+                "auth": auth,
+                "parameters": [
+                    {"name": p["name"], "in": p["in"], "type": _type_of(p["schema"]),
+                     "required": p.get("required", False)}
+                    for p in [*shared, *operation.get("parameters", [])]
+                ],
+                "media": media,
+                "fields": fields(schema["schema"]) if schema else [],
+                "responses": responses,
+            })  # fmt: skip
+    return list(sections.values())
+
+
+def schema_tables() -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every component schema as (name, member rows)."""
+    return [(name, fields(schema)) for name, schema in SCHEMAS.items()]
