@@ -77,8 +77,8 @@ def _int_arg(name: str, default: int, minimum: int, problems: apps.Problems) -> 
         value = int(raw)
     except ValueError:
         value = minimum - 1
-    if value < minimum:
-        problems.append({"field": name, "detail": f"must be an integer >= {minimum}"})
+    if not minimum <= value < 2**63:  # SQLite integers are signed 64-bit: beyond is a 500
+        problems.append({"field": name, "detail": f"must be an integer from {minimum} to 2^63-1"})
     return value
 
 
