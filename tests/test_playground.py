@@ -88,16 +88,29 @@ def test_csp_holds_own_script_and_styles_only(client, path):
     assert "connect-src 'self'" in csp
     page = parse(response.get_data(as_text=True))
     assert page.inline == []  # no inline scripts, styles or event handlers
-    assert [s.get("src") for s in page.scripts] == ["/static/playground.js"]
+    assert [(s.get("type"), s.get("src")) for s in page.scripts] == [
+        ("module", "/static/playground.js")
+    ]
     assert all(href.startswith("/static/") for href in page.stylesheets)
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("name", ["playground.js", "playground.css"])
+STATIC = [
+    "playground.js",
+    "playground.css",
+    *(f"playground/{p.name}" for p in sorted((ROOT / "static" / "playground").glob("*.js"))),
+]
+
+
+@pytest.mark.parametrize("name", STATIC)
 def test_static_files_load_nothing_from_elsewhere(name):
     text = (ROOT / "static" / name).read_text()
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I)
     assert "@import" not in text and "eval(" not in text and "innerHTML" not in text
+    # ES modules import only siblings, by relative path (same origin, script-src 'self').
+    for target in re.findall(r'^import .*?"([^"]+)";', text, re.M | re.S):
+        assert target.startswith("./")
+        assert (ROOT / "static" / Path(name).parent / target).is_file()
 
 
 def test_callback_page_never_echoes_the_code(client):
@@ -147,7 +160,7 @@ def test_the_registrations_the_script_sends_are_accepted(client):
             "scope": "openid profile email",
         },
     ]
-    script = (ROOT / "static" / "playground.js").read_text()
+    script = "".join(p.read_text() for p in (ROOT / "static" / "playground").glob("*.js"))
     for body in bodies:
         assert f'client_name: "{body["client_name"]}"' in script
         response = client.post("/oauth2/register", json=body)

@@ -195,3 +195,19 @@ def test_the_device_flow_end_to_end(server, watched):
     assert verdict(page, "device-poll", "device-api") == "pass"
     assert '"token_type": "Bearer"' in page.inner_text("#step-device-poll")
     assert page.problems == []
+
+
+@pytest.mark.browser
+def test_client_credentials_end_to_end(server, watched):
+    page = watched
+    page.goto(server.url + "/playground#flow-cc")
+    step = run(page, "cc-register")
+    assert "gcs_••••••••" in step.inner_text()  # the secret, masked
+    step = run(page, "cc-token")
+    request = step.locator("pre.pg-req").last.inner_text()
+    assert "Authorization: Basic" in request and "grant_type=client_credentials" in request
+    assert verdict(page, "cc-token", "no-refresh") == "pass"
+    run(page, "cc-introspect")
+    assert verdict(page, "cc-introspect", "sub") == "pass"
+    assert verdict(page, "cc-introspect", "api-401") == "pass"
+    assert page.problems == []
