@@ -105,7 +105,7 @@ def forced_error_json(row: MockForcedError) -> dict[str, Any]:
 def answer_forced_error() -> Response | tuple[str, int] | None:
     """before_request hook: answer a queued error for this request's endpoint, if any."""
     name = _BY_FLASK_ENDPOINT.get(request.endpoint or "")
-    if name is None:
+    if name is None or request.method == "OPTIONS":
         return None
     row = take(name)
     if row is None:

@@ -134,7 +134,11 @@ def upsert_user(username: str, fields: dict[str, Any], actor: str, ip: str) -> t
             user = accounts.create_user(normal)
             audit(actor, "user.create", "user", normal, {"username": [None, normal]}, ip)
         if fields.get("admin") is False and user.is_admin:
-            accounts.set_admin(actor, ip, user, False)  # keeps the last admin rule
+            try:
+                accounts.set_admin(actor, ip, user, False)  # keeps the last admin rule
+            except accounts.AccountError as exc:
+                problem = {"field": "admin", "detail": str(exc)}
+                raise MockError("Validation failed.", [problem]) from None
         _write_user(user, fields, actor, ip)
     return user, created
 

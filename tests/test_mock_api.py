@@ -107,6 +107,16 @@ def test_put_user_creates_then_updates_keeping_left_out_fields(api):
     assert "password_hash" not in data
 
 
+def test_the_last_admin_keeps_admin_rights(api):
+    api.put("/api/v2/mock/users/only", json={"admin": True})
+    response = api.put("/api/v2/mock/users/only", json={"admin": False, "name": "Only"})
+    assert response.status_code == 400
+    assert response.get_json()["validations"][0]["field"] == "admin"
+    with db.connection_context():
+        user = User.by_username("only")
+    assert user.is_admin and user.name is None  # nothing of the update was written
+
+
 def test_put_user_password_lets_the_user_sign_in_with_it(config, app):
     """On a server without mock mode, an admin token creates users who sign in normally."""
     api = app.test_client()
