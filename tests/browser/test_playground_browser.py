@@ -211,3 +211,21 @@ def test_client_credentials_end_to_end(server, watched):
     assert verdict(page, "cc-introspect", "sub") == "pass"
     assert verdict(page, "cc-introspect", "api-401") == "pass"
     assert page.problems == []
+
+
+@pytest.mark.browser
+def test_deny_comes_back_as_access_denied_and_no_code(server, watched):
+    page = watched
+    page.goto(server.url + "/playground")
+    for step in ("401", "prm", "asm", "register", "pkce", "authorize"):
+        run(page, step)
+    page.click("#pg-authorize-go")
+    sign_in(page)
+    page.click("#consent-form button[value=deny]")
+    page.wait_for_selector("#step-callback[data-state=failed]")
+    assert verdict(page, "callback", "state") == "pass"
+    assert verdict(page, "callback", "code") == "fail"
+    assert "error=access_denied" in page.inner_text("#step-callback [data-check=code]")
+    run(page, "token", state="failed")  # nothing to exchange
+    assert "run steps 6 and 7 first" in page.inner_text("#step-token")
+    assert page.problems == []
