@@ -26,6 +26,10 @@ TIMEOUT = 5.0
 DEFAULT_TTL = 300
 MAX_TTL = 3600
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+# Special-use space Python 3.11's is_global still calls global: IETF protocol assignments
+# (RFC 6890; its two anycast addresses are no place for a document either) and the local-use
+# NAT64 prefix (RFC 8215), where a local translator may reach any private IPv4 host.
+NOT_PUBLIC = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("64:ff9b:1::/48"))
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -67,6 +71,8 @@ def is_public_address(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -
             embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
         if embedded is not None:
             return is_public_address(embedded)
+    if any(addr in net for net in NOT_PUBLIC if net.version == addr.version):
+        return False
     return addr.is_global and not addr.is_multicast
 
 

@@ -157,6 +157,10 @@ def fetch(server, path, **kwargs):
         ("100.64.0.1", False),  # shared address space (CGNAT)
         ("192.0.2.1", False),  # documentation
         ("198.18.0.1", False),  # benchmarking
+        ("192.0.0.77", False),  # IETF protocol assignments
+        ("192.0.0.9", False),  # ... including its anycast addresses
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64 (RFC 8215)
+        ("64:ff9b:1::808:808", False),
         ("224.0.0.1", False),  # multicast
         ("255.255.255.255", False),
         ("::1", False),

@@ -176,10 +176,6 @@ def test_public_means_global_unicast(address):
         assert not address.is_loopback and not address.is_private and not address.is_link_local
 
 
-GAP = "open gap in oauth/cimd_fetch.py, reported to the lead; remove this mark once fixed"
-
-
-@pytest.mark.xfail(strict=True, reason=GAP)
 @given(st.integers(11, 255).filter(lambda n: n not in (170, 171)))
 def test_ietf_protocol_assignments_are_not_public(n):
     # IANA special-purpose registry: 192.0.0.0/24 is not globally reachable, except the
@@ -187,7 +183,6 @@ def test_ietf_protocol_assignments_are_not_public(n):
     assert not is_public_address(f"192.0.0.{n}")
 
 
-@pytest.mark.xfail(strict=True, reason=GAP)
 @given(addresses_in(["10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16"]))
 def test_local_use_nat64_prefix_is_judged_by_its_ipv4(v4):
     # RFC 8215: 64:ff9b:1::/48 is a local-use translation prefix; a local NAT64 turns
