@@ -66,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_INSECURE_ISSUER": False,
     "TRUSTED_PROXIES": 0,  # how many reverse proxies' X-Forwarded-* headers to trust
     "CIMD_ALLOWLIST": "",  # test-only: hosts a client metadata document may resolve to
+    "CIMD_CA_BUNDLE": "",  # test-only: extra CA file trusted when fetching those documents
     "MAX_CONTENT_LENGTH": 64 * 1024,  # protocol bodies are small; 413 beyond this
     "MAX_FORM_PARTS": 200,
 }
@@ -165,6 +166,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(cli_users.users_cli)
     app.cli.add_command(cli_clients.clients_cli)
     app.cli.add_command(cli_clients.resources_cli)
+    app.cli.add_command(registration.registration_cli)
     return app
 
 

@@ -28,7 +28,7 @@ from wtforms import (
 )
 
 from models import Client, ClientSecret, Resource
-from oauth import apps
+from oauth import apps, metadata
 from oauth.errors import error_page
 from oauth.resources import add_resource, delete_resource
 from oauth.session import admin_required, client_ip
@@ -224,6 +224,7 @@ def resources():
         except apps.AppError as error:
             attach_problems(form, error.problems, form.uri)
         else:
+            metadata.invalidate_cache(current_app)  # scopes_supported changes at once here
             flash(f"Added {row.uri}.", "success")
             return redirect(url_for("admin.resources"))
     rows = Resource.select().order_by(Resource.uri)
@@ -236,5 +237,6 @@ def resource_delete(resource_id: int):
     row = Resource.get_or_none(Resource.id == resource_id)
     if row is not None:
         delete_resource(row, g.actor.username, client_ip())
+        metadata.invalidate_cache(current_app)
         flash(f"Deleted {row.uri}.", "success")
     return redirect(url_for("admin.resources"))

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from models import Client
-from oauth import pkce, scopes
+from oauth import cimd, pkce, scopes
 from oauth.errors import OAuthError
 from oauth.validation import find_redirect_uri
 
@@ -97,7 +97,12 @@ def check_client(params: Params) -> Client:
         raise UnverifiedRequest("The client_id parameter was sent more than once.")
     if not values or not values[0]:
         raise UnverifiedRequest("The request has no client_id, so it cannot be answered.")
-    client = Client.by_client_id(values[0])
+    try:
+        client = cimd.find_client(values[0])  # an https client_id is a metadata document
+    except cimd.CIMDError as exc:
+        raise UnverifiedRequest(
+            exc.description or "The client metadata document is unusable."
+        ) from exc
     if client is None:
         raise UnverifiedRequest("No application is registered with this client_id.")
     return client

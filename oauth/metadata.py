@@ -16,14 +16,13 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 from models import Resource
 from oauth import keys
 from oauth.errors import OAuthError, json_error
-from oauth.scopes import BUILTIN_API_SCOPES, known_scopes
+from oauth.scopes import BUILTIN_API_SCOPES, is_builtin_api, known_scopes
 
 bp = Blueprint("metadata", __name__)
 
 AS_WELL_KNOWN = "/.well-known/oauth-authorization-server"
 OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
 PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
-BUILTIN_API_PATH = "/api/v2"
 CACHE_CONTROL = "public, max-age=300"
 CACHE_TTL = 30.0  # seconds a worker reuses the metadata body (scopes come from the database)
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -160,8 +159,7 @@ def _resource_for(called: str) -> str:
 def protected_resource_metadata(resource: str, issuer: str) -> dict[str, Any] | None:
     """The RFC 9728 §2 document for `resource`, or None when we don't protect it."""
     doc: dict[str, Any] = {"resource": resource, "authorization_servers": [issuer]}
-    api = issuer + BUILTIN_API_PATH
-    if resource in (issuer, api) or resource.startswith(api + "/"):
+    if is_builtin_api(resource, issuer):
         doc["scopes_supported"] = list(BUILTIN_API_SCOPES)
         doc["resource_name"] = "Gatehouse API"
     else:

@@ -10,6 +10,13 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 # Scopes the built-in API (/api/v2, audience = the issuer) understands; /users/me needs profile.
 BUILTIN_API_SCOPES = ("openid", "profile", "email")
 DEFAULT_SCOPES = ["openid", "profile", "email"]
+BUILTIN_API_PATH = "/api/v2"
+
+
+def is_builtin_api(uri: str, issuer: str) -> bool:
+    """Whether `uri` names the built-in API: the issuer itself, `/api/v2`, or below it."""
+    api = issuer + BUILTIN_API_PATH
+    return uri in (issuer, issuer + "/", api) or uri.startswith(api + "/")
 
 
 def known_scopes() -> set[str]:
@@ -57,7 +64,7 @@ def check_resource(resource: str | None, issuer: str) -> str:
     if problem:
         raise OAuthError("invalid_target", f"The resource {problem}.")
     canonical = canonical_uri(resource)
-    if canonical.rstrip("/") == issuer or canonical == issuer:
+    if is_builtin_api(canonical, issuer):  # what our RFC 9728 documents advertise
         return issuer
     row = Resource.by_uri(canonical)
     if row is None:

@@ -41,6 +41,8 @@ ISSUER = "http://127.0.0.1:8000"
         (None, ISSUER),
         (ISSUER, ISSUER),
         (ISSUER + "/", ISSUER),
+        (ISSUER + "/api/v2", ISSUER),
+        (ISSUER + "/api/v2/users/me", ISSUER),
         ("https://mcp.example.com/mcp", "https://mcp.example.com/mcp"),
         ("HTTPS://MCP.EXAMPLE.COM/mcp", "https://mcp.example.com/mcp"),
     ],
@@ -53,7 +55,14 @@ def test_check_resource_accepts(app, resource, audience):
 
 @pytest.mark.parametrize(
     "resource",
-    ["https://other.example.com/", "relative/path", "https://mcp.example.com/mcp#frag", ""],
+    [
+        "https://other.example.com/",
+        ISSUER + "/api/v20",
+        ISSUER + "/admin",
+        "relative/path",
+        "https://mcp.example.com/mcp#frag",
+        "",
+    ],
 )
 def test_check_resource_refuses(app, resource):
     with db.connection_context():
