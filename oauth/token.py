@@ -27,7 +27,7 @@ from oauth import crypto, pkce, tokens
 from oauth.client_auth import authenticate_client, form_param
 from oauth.errors import OAuthError, json_error, no_store
 from oauth.scopes import check_resource, check_scope
-from oauth.validation import canonical_uri, parse_scope, redirect_uri_matches, resource_problem
+from oauth.validation import parse_scope, redirect_uri_matches
 
 bp = Blueprint("token", __name__, url_prefix="/oauth2")
 
@@ -65,13 +65,8 @@ def resource_param(form: MultiDict) -> str | None:
 
 
 def check_same_audience(resource: str | None, audience: str, issuer: str) -> None:
-    """A `resource` sent on refresh must name the grant's audience (canonical form)."""
-    if resource is None:
-        return
-    if resource_problem(resource):
-        raise OAuthError("invalid_target", "The resource is not a valid absolute URI.")
-    canonical = canonical_uri(resource)
-    if canonical != audience and not (audience == issuer and canonical.rstrip("/") == issuer):
+    """A `resource` sent on refresh must resolve to the grant's audience (never widen it)."""
+    if resource is not None and check_resource(resource, issuer) != audience:
         raise OAuthError("invalid_target", "The resource differs from the original grant.")
 
 

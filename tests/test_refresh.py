@@ -134,6 +134,7 @@ RESOURCE_CASES = [
     (None, None, 200, None),
     (None, ISSUER, 200, None),
     (None, ISSUER + "/", 200, None),
+    (None, ISSUER + "/api/v2", 200, None),  # what our RFC 9728 document advertises
     (None, MCP, 400, "invalid_target"),
     (MCP, None, 200, None),
     (MCP, MCP, 200, None),
