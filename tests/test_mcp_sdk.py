@@ -403,6 +403,21 @@ def test_pre_registered_public_client(stack):
     assert "client_secret" not in exchange
 
 
+def test_client_metadata_document(stack, documents):
+    storage, browser, wire = MemoryStorage(), Browser(), Wire()
+    (whoami,) = run(
+        stack, call_whoami(stack, storage, browser, wire, client_metadata_url=documents.url)
+    )
+
+    assert storage.client_info.client_id == documents.url
+    assert whoami["client_id"] == documents.url
+    assert whoami["audience"] == stack.mcp_url
+    assert wire.posts_to(stack.issuer + "/oauth2/register") == []
+    assert DOCUMENT_PATH in documents.hits  # Gatehouse fetched the document itself
+    (exchange,) = wire.posts_to(stack.issuer + "/oauth2/token")
+    assert exchange["client_id"] == [documents.url]
+
+
 def test_token_for_another_resource_is_refused(stack):
     other = authorize_manually(stack, stack.other_resource)
     mine = authorize_manually(stack, stack.mcp_url)
