@@ -23,7 +23,9 @@ wrap the control API (``/api/v2/mock/``)::
 Gatehouse must be importable from this file's directory (it is the repository root). The
 server runs with ``$GATEHOUSE_PYTHON``, else the repository's ``.venv/bin/python``, else the
 interpreter running pytest. One server serves the whole session, so use distinct usernames
-and clients per test; queued forced errors are cleared before each test.
+and clients per test; queued forced errors are cleared before each test. For other settings,
+``gatehouse_factory(auto_consent=False, GATEHOUSE_MOCK_ANY_CLIENT="1")`` starts another server
+for one test.
 """
 
 from __future__ import annotations
@@ -245,6 +247,21 @@ def gatehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateh
     server = start_gatehouse(tmp_path_factory.mktemp("gatehouse"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def gatehouse_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Start more Gatehouses with other settings, stopped after the test:
+    `gatehouse_factory(auto_consent=False, GATEHOUSE_MOCK_ANY_CLIENT="1")`."""
+    started: list[Gatehouse] = []
+
+    def start(**kwargs: Any) -> Gatehouse:
+        started.append(start_gatehouse(tmp_path_factory.mktemp("gatehouse"), **kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture

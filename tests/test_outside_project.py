@@ -141,3 +141,23 @@ def test_minted_token_is_accepted_by_the_api(gatehouse):
     )
     assert me.status_code == 200
     assert me.json()["username"] == "minty"
+
+
+def test_any_client_and_a_consent_page_on_a_server_of_our_own(gatehouse_factory):
+    """An app that was never registered, with consent asked (and Allowed) like a person would."""
+    server = gatehouse_factory(workers=1, auto_consent=False, GATEHOUSE_MOCK_ANY_CLIENT="1")
+    verifier, challenge = pkce()
+    url = authorization_url(server.issuer, "never-registered", challenge, "s1")
+    callback = parse_qs(urlsplit(server.authorize(url, username="newbie")).query)
+    assert callback["state"] == ["s1"] and callback["iss"] == [server.issuer]
+    tokens = httpx.post(
+        server.url + "/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": callback["code"][0],
+            "client_id": "never-registered",
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
+    )
+    assert tokens.status_code == 200, tokens.text
