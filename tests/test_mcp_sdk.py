@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import anyio
 import httpx
@@ -305,16 +305,17 @@ async def call_whoami(
     )
     results = []
     hooks = {"request": [wire.record]}
-    async with (
-        httpx2.AsyncClient(auth=provider, event_hooks=hooks, timeout=30) as http,
-        Client(streamable_http_client(stack.mcp_url, http_client=http)) as client,
-    ):
-        results.append(await client.call_tool("whoami", {}))
-        if again_after_expiry:
-            # Not a timed assertion: wait until the SDK itself considers the token expired.
-            while provider.context.is_token_valid():
-                await anyio.sleep(0.2)
+    with browser.http:
+        async with (
+            httpx2.AsyncClient(auth=provider, event_hooks=hooks, timeout=30) as http,
+            Client(streamable_http_client(stack.mcp_url, http_client=http)) as client,
+        ):
             results.append(await client.call_tool("whoami", {}))
+            if again_after_expiry:
+                # Not a timed assertion: wait until the SDK itself considers the token expired.
+                while provider.context.is_token_valid():
+                    await anyio.sleep(0.2)
+                results.append(await client.call_tool("whoami", {}))
     for result in results:
         assert not result.is_error, result
     return [result.structured_content for result in results]
@@ -371,6 +372,10 @@ def test_dynamic_registration_then_tool_call(stack):
     assert "mcp" in whoami["scopes"]
     assert whoami["client_id"] == storage.client_info.client_id
     assert len(wire.posts_to(stack.issuer + "/oauth2/register")) == 1
+    (url,) = browser.authorize_urls
+    request = parse_qs(urlsplit(url).query)
+    assert request["resource"] == [stack.mcp_url]  # RFC 8707, the PRM's resource
+    assert request["code_challenge_method"] == ["S256"]
     # RFC 9207: the redirect carried our issuer, exactly; the SDK compared it too.
     assert [r.iss for r in browser.results] == [stack.issuer]
     (exchange,) = wire.posts_to(stack.issuer + "/oauth2/token")
