@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -47,24 +48,38 @@ def create_user(
 ) -> User:
     """Create a user with a normalised username; raises AccountError when it is invalid/taken."""
     normal = check_username(username)
+    password_hash = hash_password(password) if password else None  # slow: before the lock
+    with db.atomic("IMMEDIATE"):  # read (is the name taken?) then write
+        return _insert_user(normal, password_hash, email, name, is_admin, claims)
+
+
+def _insert_user(
+    normal: str,
+    password_hash: str | None,
+    email: str | None,
+    name: str | None,
+    is_admin: bool,
+    claims: dict | None,
+) -> User:
+    """Insert a user whose username is already normalised; call inside a write transaction."""
     taken = AccountError(f"user {normal!r} already exists")
+    if User.by_username(normal) is not None:
+        raise taken
+    now = utcnow()
     try:
         with db.atomic():
-            if User.by_username(normal) is not None:
-                raise taken
-            now = utcnow()
             return User.create(
                 username=normal,
                 sub=str(uuid.uuid4()),
                 email=email,
                 name=name,
-                password_hash=hash_password(password) if password else None,
+                password_hash=password_hash,
                 is_admin=is_admin,
                 claims=claims or {},
                 created_at=now,
                 updated_at=now,
             )
-    except IntegrityError:  # another worker created the same name between check and insert
+    except IntegrityError:  # another connection created the same name first
         raise taken from None
 
 
@@ -109,6 +124,8 @@ def check_name(name: str | None) -> str | None:
     name = (name or "").strip()
     if len(name) > 200:
         raise AccountError("names are at most 200 characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        raise AccountError("names may not contain control or invisible formatting characters")
     return name or None
 
 
@@ -127,8 +144,9 @@ def add_user(
     """Create a user after checking every field, and audit it (never the password)."""
     normal = check_username(username)
     fields = {"email": check_email(email), "name": check_name(name), "is_admin": is_admin}
-    with db.atomic():
-        user = create_user(normal, password=check_password(password), **fields)
+    password_hash = hash_password(check_password(password))  # slow: before the lock
+    with db.atomic("IMMEDIATE"):
+        user = _insert_user(normal, password_hash, claims=None, **fields)
         changes = {"username": [None, normal]}
         changes.update({k: [None, v] for k, v in fields.items() if v})
         audit(actor, "user.create", "user", normal, changes, ip)

@@ -12,8 +12,6 @@ from flask import Blueprint, current_app, render_template
 
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 
-DEFAULT_REUSE_GRACE = 10  # seconds; oauth/token.py reads the same setting with this default
-
 
 def page_settings() -> dict[str, str]:
     """What the page needs to start the chain: where the API is and where to come back to."""
@@ -23,7 +21,7 @@ def page_settings() -> dict[str, str]:
         "issuer": issuer,
         "api_url": f"{issuer}/api/v2/users/me",
         "redirect_uri": f"{issuer}/playground/callback",
-        "reuse_grace": str(int(float(cfg.get("REFRESH_TOKEN_REUSE_GRACE", DEFAULT_REUSE_GRACE)))),
+        "reuse_grace": str(int(float(cfg["REFRESH_TOKEN_REUSE_GRACE"]))),
         "registration": cfg["REGISTRATION"],
     }
 

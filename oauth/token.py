@@ -161,7 +161,7 @@ def check_narrow_scope(scope: str | None, granted: str) -> list[str]:
 
 
 def reuse_grace() -> timedelta:
-    return timedelta(seconds=float(current_app.config.get("REFRESH_TOKEN_REUSE_GRACE", 10)))
+    return timedelta(seconds=float(current_app.config["REFRESH_TOKEN_REUSE_GRACE"]))
 
 
 def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) -> dict:

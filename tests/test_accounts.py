@@ -44,6 +44,12 @@ def test_username_rules(raw, expected):
         assert accounts.check_username(raw) == expected
 
 
+@pytest.mark.parametrize("name", ["bell\x07", "nul\x00x", "rtl\u202eevil", "zero\u200bwidth"])
+def test_names_refuse_control_and_invisible_characters(name):
+    with pytest.raises(AccountError, match="control"):
+        accounts.check_name(name)
+
+
 @pytest.mark.parametrize(
     ("password", "ok"),
     [
