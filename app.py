@@ -30,6 +30,7 @@ from oauth import (
     cli_clients,
     cli_users,
     device,
+    hardening,
     introspection,
     keys,
     login,
@@ -150,6 +151,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(_security_headers)
     _register_error_handlers(app)
     metrics.init_app(app)  # requests by endpoint and status, latency, tokens issued
+    hardening.init_app(app, wants_json)  # broken bodies are a 4xx on every endpoint
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
 
@@ -179,7 +181,8 @@ def _connect_db() -> None:
 
 def wants_json() -> bool:
     path = request.path
-    return path.startswith(JSON_PREFIXES) and not path.startswith(HTML_PREFIXES)
+    page = any(path == p or path.startswith(p + "/") for p in HTML_PREFIXES)
+    return path.startswith(JSON_PREFIXES) and not page  # /oauth2/device_authorization is JSON
 
 
 def _security_headers(response: Response) -> Response:
