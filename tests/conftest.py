@@ -275,6 +275,25 @@ def page(browser, request, tmp_path):
     context.close()
 
 
+@pytest.fixture
+def watched(page):
+    """The page, collecting console errors (CSP violations show up there) and script errors.
+
+    "Failed to load resource" is how Chromium logs a 4xx page; the wrong-code and used-code
+    pages are 400 on purpose, so those lines are not problems.
+    """
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.problems = problems
+    return page
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield

@@ -19,7 +19,6 @@ PASSWORD = "correct horse battery"
 ACCESS_TOKEN = re.compile(r"gat_[A-Za-z0-9_-]{20,}")
 
 # The device page's tests already collect console errors (CSP violations) and sign in.
-watched = device_browser.watched
 sign_in = device_browser.sign_in
 
 
