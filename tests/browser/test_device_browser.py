@@ -9,6 +9,13 @@ from test_device_flow import serve_device
 from oauth.device_flow import DEVICE_GRANT
 
 PASSWORD = "correct horse battery"
+# The form's <input type=submit> wears the same style as every <button>, not Chromium's grey.
+LOOKS_LIKE_A_BUTTON = """submit => {
+  const button = document.body.appendChild(document.createElement("button"));
+  const colour = getComputedStyle(button).backgroundColor;
+  button.remove();
+  return colour === getComputedStyle(submit).backgroundColor;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +40,7 @@ def sign_in(page) -> None:
     page.wait_for_url("**/login?next=*")
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", PASSWORD)
+    assert page.eval_on_selector("#login-form [type=submit]", LOOKS_LIKE_A_BUTTON)
     page.click("#login-form [type=submit]")
 
 
