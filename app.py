@@ -98,6 +98,22 @@ def load_or_create_secret(instance_path: str) -> str:
         return f.read().strip()
 
 
+def loopback_bind_issuer(bind: str) -> str | None:
+    """`http://<bind>` when gunicorn listens on a loopback host and port, else None.
+
+    With no GATEHOUSE_ISSUER, `GATEHOUSE_BIND=127.0.0.1:9000` makes the issuer (and every URL
+    printed or published) say port 9000, not the default 8000 nobody is listening on.
+    """
+    parts = urlsplit("http://" + bind)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if port is None or not is_loopback_host(parts.hostname or ""):
+        return None
+    return f"http://{parts.netloc}"
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Refuse configurations that would be unsafe to serve."""
     host = urlsplit(config["ISSUER"]).hostname or ""
@@ -126,6 +142,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env(prefix="GATEHOUSE")
     if config is not None:
         app.config.update(config)
+    if "GATEHOUSE_ISSUER" not in os.environ and "ISSUER" not in (config or {}):
+        app.config["ISSUER"] = loopback_bind_issuer(str(app.config["BIND"])) or app.config["ISSUER"]
     app.config["ISSUER"] = normalize_issuer(app.config["ISSUER"])
     check_config(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -331,7 +349,7 @@ def bootstrap_command() -> None:
     with db.connection_context():
         if User.select().count() == 0:
             password = secrets.token_urlsafe(12)
-            accounts.create_user("admin", password=password, is_admin=True, name="Administrator")
+            accounts.add_user("cli", "", "admin", password, name="Administrator", is_admin=True)
             click.echo(
                 f"Created the first administrator.\n  username: admin\n  "
                 f"password: {password}   (shown once; change it or keep it safe)"

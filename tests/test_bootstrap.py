@@ -1,0 +1,158 @@
+"""What `make run` does on a fresh machine: migrate, bootstrap the first admin, serve.
+
+The first `flask bootstrap` creates `admin` with a random password printed once, with the issuer
+and the admin page URL; later runs print no password. With no GATEHOUSE_ISSUER, a loopback
+GATEHOUSE_BIND sets the issuer, so the printed URLs point at the port gunicorn listens on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import ROOT, login
+
+from app import DEFAULTS, create_app, loopback_bind_issuer, upgrade
+from models import AuditEvent, User, db
+from oauth import accounts
+
+PASSWORD = re.compile(r"password: (\S+)")
+
+
+def bootstrap(app) -> str:
+    with app.app_context():  # `flask` pushes one for every command; the test runner doesn't
+        result = app.test_cli_runner().invoke(args=["bootstrap"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def fresh(config, monkeypatch):
+    """An app built from a config without ISSUER, as `make run` builds it."""
+    monkeypatch.delenv("GATEHOUSE_ISSUER", raising=False)
+    monkeypatch.delenv("GATEHOUSE_BIND", raising=False)
+
+    def build(**env: str):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        upgrade(config["DATABASE"])
+        return create_app(config)
+
+    yield build
+    db.close()
+
+
+def test_first_run_prints_the_admin_password_once_and_it_signs_in(fresh):
+    app = fresh()
+    first = bootstrap(app)
+    password = PASSWORD.search(first).group(1)
+    assert "username: admin" in first and "shown once" in first
+    assert "Gatehouse issuer: http://127.0.0.1:8000\n" in first
+    assert "Admin pages:      http://127.0.0.1:8000/admin/apps" in first
+    second = bootstrap(app)
+    assert "password" not in second and "Created" not in second
+    assert "Gatehouse issuer: http://127.0.0.1:8000" in second
+    with db.connection_context():
+        assert [(u.username, u.is_admin) for u in User.select()] == [("admin", True)]
+    client = app.test_client()
+    assert login(client, "admin", password).headers["Location"] == "/"
+    form = {
+        "name": "First",
+        "client_type": "confidential",
+        "token_endpoint_auth_method": "",
+        "redirect_uris": "https://app.example.com/cb",
+        "grant_types": ["authorization_code"],
+    }
+    created = client.post("/admin/apps/new", data=form)
+    assert created.status_code == 200 and "New client secret" in created.get_data(as_text=True)
+
+
+def test_the_first_admin_is_audited_without_the_password(fresh):
+    password = PASSWORD.search(bootstrap(fresh())).group(1)
+    with db.connection_context():
+        event = AuditEvent.get(AuditEvent.action == "user.create")
+    assert (event.actor, event.target) == ("cli", "admin")
+    assert event.changes["is_admin"] == [None, True]
+    assert password not in str(event.changes)
+
+
+def test_no_admin_is_created_when_users_exist(fresh):
+    app = fresh()
+    with db.connection_context():
+        accounts.create_user("alice", password="correct horse battery")
+    assert "password" not in bootstrap(app)
+    with db.connection_context():
+        assert User.select().count() == 1
+
+
+def test_a_loopback_bind_sets_the_printed_urls(fresh):
+    output = bootstrap(fresh(GATEHOUSE_BIND="127.0.0.1:9123"))
+    assert "Gatehouse issuer: http://127.0.0.1:9123\n" in output
+    assert "Admin pages:      http://127.0.0.1:9123/admin/apps" in output
+
+
+def test_an_explicit_issuer_wins_over_the_bind(fresh):
+    app = fresh(GATEHOUSE_BIND="127.0.0.1:9123", GATEHOUSE_ISSUER="https://id.example.com")
+    assert app.config["ISSUER"] == "https://id.example.com"
+
+
+@pytest.mark.parametrize(
+    ("bind", "issuer"),
+    [
+        ("127.0.0.1:9000", "http://127.0.0.1:9000"),
+        ("localhost:9000", "http://localhost:9000"),
+        ("[::1]:9000", "http://[::1]:9000"),
+        ("127.0.0.1", None),  # no port: gunicorn's default, leave the issuer alone
+        ("0.0.0.0:8000", None),  # not loopback: the issuer must be configured
+        ("10.0.0.5:8000", None),
+        ("unix:/run/gatehouse.sock", None),
+        ("127.0.0.1:port", None),
+    ],
+)
+def test_loopback_bind_issuer(bind, issuer):
+    assert loopback_bind_issuer(bind) == issuer
+
+
+def test_the_default_bind_gives_the_default_issuer():
+    assert loopback_bind_issuer(DEFAULTS["BIND"]) == DEFAULTS["ISSUER"]
+
+
+# -- the recipes around it -----------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_migrates_bootstraps_then_serves():
+    result = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+
+    def step(text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    assert step("flask --app app db upgrade") < step("flask --app app bootstrap")
+    assert step("flask --app app bootstrap") < step(
+        "gunicorn -c gunicorn.conf.py 'app:create_app()'"
+    )
+
+
+def test_procfile_migrates_on_release_and_serves_gunicorn():
+    lines = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert lines["release"] == "flask --app app db upgrade"
+    assert lines["web"] == "gunicorn -c gunicorn.conf.py 'app:create_app()'"
+
+
+def test_ci_script_fails_when_make_test_fails():
+    script = ROOT / ".ci" / "run"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert "set -euo pipefail" in text
+    # The last command is `make test`, unguarded: pytest's exit code 5 (no tests collected)
+    # and every failure reach the CI runner.
+    commands = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert commands[-1] == "make test"
