@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 from conftest import login
+from test_admin_apps import FORM
 
-from models import AuditEvent, audit, db, utcnow
-from oauth import admin_users
+from models import AuditEvent, ClientSecret, Resource, User, audit, db, utcnow
+from oauth import admin_users, apps
 
 
 @pytest.fixture
@@ -104,3 +105,59 @@ def test_sign_ins_and_admin_actions_are_recorded(client, admin, user):
         dump = str([(e.changes, e.target, e.actor) for e in AuditEvent.select()])
     for secret in ("wrong password", "admin password 123", "dan password", "scrypt:"):
         assert secret not in dump
+
+
+def test_every_admin_action_and_sign_in_is_audited(client, runner, admin, user):
+    """Apps, secrets, resources, users and sign-ins: actor, action, target, [old, new] per
+    changed field, IP; and nowhere a password, secret or hash."""
+    login(client, "root", "wrong password")
+    login(client, "root", "admin password 123")
+    page = client.post("/admin/apps/new", data=FORM).get_data(as_text=True)
+    app_id = re.search(r'<code id="client-id">([^<]+)</code>', page).group(1)
+    first = re.search(r"gcs_[A-Za-z0-9_-]+", page).group(0)
+    client.post(f"/admin/apps/{app_id}/edit", data={**FORM, "name": "Renamed"})
+    second = re.search(r"gcs_[A-Za-z0-9_-]+", client.post(f"/admin/apps/{app_id}/secrets").text)
+    with db.connection_context():
+        first_id = ClientSecret.get(ClientSecret.last6 == first[-6:]).id
+        hashes = [s.secret_hash for s in ClientSecret.select()]
+    client.post(f"/admin/apps/{app_id}/secrets/{first_id}/delete")
+    client.post("/admin/resources", data={"uri": "https://api.example.com", "name": "API"})
+    with db.connection_context():
+        resource_id = Resource.get().id
+        alice_id = User.by_username("alice").id
+    client.post(f"/admin/resources/{resource_id}/delete")
+    client.post("/admin/users/new", data={"username": "dan", "password": "dan password 1"})
+    client.post(f"/admin/users/{alice_id}/admin", data={"is_admin": "1"})
+    client.post(f"/admin/users/{alice_id}/delete")
+    client.post(f"/admin/apps/{app_id}/delete")
+    token = runner.invoke(args=["users", "token", "root"]).output.strip()
+
+    with db.connection_context():
+        events = list(AuditEvent.select().order_by(AuditEvent.id))
+    app_fields = sorted(apps.FIELDS)
+    assert [(e.actor, e.action, e.target, sorted(e.changes)) for e in events] == [
+        ("anonymous", "login.failure", "root", []),
+        ("root", "login.success", "root", []),
+        ("root", "app.create", app_id, app_fields),
+        ("root", "app.update", app_id, ["name"]),
+        ("root", "secret.create", app_id, ["secret"]),
+        ("root", "secret.delete", app_id, ["secret"]),
+        ("root", "resource.add", "https://api.example.com", ["name", "scopes"]),
+        ("root", "resource.delete", "https://api.example.com", ["name"]),
+        ("root", "user.create", "dan", ["username"]),
+        ("root", "user.update", "alice", ["is_admin"]),
+        ("root", "user.delete", "alice", ["username"]),
+        ("root", "app.delete", app_id, ["name"]),
+        ("cli", "user.token.create", "root", ["token_name"]),
+    ]
+    assert [e.success for e in events] == [False] + [True] * (len(events) - 1)
+    assert events[3].changes == {"name": [FORM["name"], "Renamed"]}
+    assert events[9].changes == {"is_admin": [False, True]}
+    for event in events:
+        assert all(isinstance(v, list) and len(v) == 2 for v in event.changes.values())
+        assert event.ip == ("" if event.actor == "cli" else "127.0.0.1")
+        assert event.created_at is not None
+    dump = str([(e.actor, e.target, e.changes) for e in events])
+    for secret in (first, second.group(0), *hashes, token, "wrong password", "dan password 1"):
+        assert secret not in dump
+    assert "admin password 123" not in dump and "scrypt:" not in dump
