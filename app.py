@@ -335,11 +335,11 @@ def keys_cli() -> None:
 @keys_cli.command("rotate")
 def keys_rotate() -> None:
     """Add a new signing key; old keys stay published until their tokens have expired."""
-    cfg = current_app.config
-    keep = max(int(cfg["ACCESS_TOKEN_TTL"]), 3600) + 300  # id_tokens live as long as access
     with db.connection_context():
-        key = keys.rotate(timedelta(seconds=keep))
-    click.echo(f"new signing key {key.kid}; previous keys published for {keep} more seconds")
+        keep = keys.publish_period(int(current_app.config["ACCESS_TOKEN_TTL"]))
+        key = keys.rotate(keep)
+    seconds = int(keep.total_seconds())
+    click.echo(f"new signing key {key.kid}; previous keys published for {seconds} more seconds")
 
 
 @click.command("bootstrap")

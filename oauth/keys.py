@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from peewee import IntegrityError
 
-from models import SigningKey, db, utcnow
+from models import AccessToken, SigningKey, db, utcnow
 
 ALG = "RS256"
 _cache: dict[str, Any] = {}  # kid -> private key object, per process
@@ -73,6 +73,22 @@ def rotate(publish_for: timedelta) -> SigningKey:
             .execute()
         )
         return create_key()
+
+
+def publish_period(id_token_ttl: int, now: datetime | None = None) -> timedelta:
+    """How long retired keys must stay published: until every id_token they signed expired.
+
+    An id_token lives `id_token_ttl` seconds, or as long as the access token issued with it
+    (mock-minted ones may live a year), so the latest access token expiry counts too.
+    """
+    now = now or utcnow()
+    latest = (
+        AccessToken.select(AccessToken.expires_at).order_by(AccessToken.expires_at.desc()).first()
+    )
+    longest = timedelta(seconds=max(id_token_ttl, 3600))
+    if latest is not None:
+        longest = max(longest, latest.expires_at - now)
+    return longest + timedelta(minutes=5)  # clock skew at relying parties
 
 
 def published_keys(now: datetime | None = None) -> list[SigningKey]:

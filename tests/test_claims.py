@@ -54,3 +54,38 @@ def test_rotation_keeps_old_key_published(app):
         assert {first.kid, second.kid} <= kids and keys.active_key().kid == second.kid
         keys.rotate(timedelta(seconds=-1))  # retire `second` already expired
         assert second.kid not in {k["kid"] for k in keys.jwks()["keys"]}
+
+
+def test_keys_rotate_cli_keeps_the_old_key_until_its_longest_id_token_expires(
+    app, runner, user, oauth_client
+):
+    from datetime import timedelta
+
+    from models import AccessToken, utcnow
+    from oauth import tokens
+
+    month = 30 * 86400
+    with app.test_request_context(), db.connection_context():
+        old = keys.active_key()
+        # As a mock-minted token: the access token and its id_token live a month.
+        body = tokens.issue(oauth_client[0], user, ["openid"], "http://x", "mock", refresh=False)
+        AccessToken.update(expires_at=utcnow() + timedelta(seconds=month)).execute()
+        token = claims.id_token(user, "client-1", ["openid"], "http://x", month)
+        assert body["access_token"]
+    with app.app_context():  # a plain click group: the flask command pushes this context
+        result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    with db.connection_context():
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        retired = keys.SigningKey.get(keys.SigningKey.kid == old.kid)
+        assert claims.epoch(retired.expires_at) >= exp
+        assert old.kid in {k["kid"] for k in keys.jwks()["keys"]}
+        assert keys.active_key().kid != old.kid
+
+
+def test_publish_period_without_long_tokens_is_the_id_token_lifetime(app):
+    from datetime import timedelta
+
+    with db.connection_context():
+        assert keys.publish_period(7200) == timedelta(seconds=7200 + 300)
+        assert keys.publish_period(60) == timedelta(seconds=3600 + 300)
