@@ -190,3 +190,67 @@ def test_readme_links_to_playground_steps_that_exist(client):
     assert anchors, "the README links to playground steps"
     ids = parse(client.get("/playground").get_data(as_text=True)).ids
     assert anchors <= ids
+
+
+# What a line of a Mermaid sequenceDiagram may be; `;` would end a statement (Mermaid splits on
+# it), so message text may not hold one.
+MERMAID_PARTICIPANT = re.compile(r"^(?:participant|actor) (\w+)(?: as [^;]+)?$")
+MERMAID_MESSAGE = re.compile(r"^(\w+)(?:-->>|->>|-->|->|--x|-x|--\)|-\))(\w+): [^;]+$")
+MERMAID_NOTE = re.compile(r"^Note (?:over|left of|right of) (\w+)(?:,\s*(\w+))?: [^;]+$")
+MERMAID_OPEN = re.compile(r"^(?:loop|alt|opt|par|critical|break|rect)\b")
+
+
+def mermaid_problems(diagram: str) -> list[str]:
+    """Why a README sequence diagram would not render: unknown lines, undeclared participants,
+    unbalanced blocks (an empty list when it is fine)."""
+    lines = [line.strip() for line in diagram.strip().splitlines() if line.strip()]
+    if not lines or lines[0] != "sequenceDiagram":
+        return ["does not start with sequenceDiagram"]
+    declared: set[str] = set()
+    problems, depth = [], 0
+    for line in lines[1:]:
+        used: tuple = ()
+        if line == "autonumber":
+            continue
+        if m := MERMAID_PARTICIPANT.match(line):
+            declared.add(m.group(1))
+        elif m := MERMAID_MESSAGE.match(line) or MERMAID_NOTE.match(line):
+            used = tuple(name for name in m.groups() if name)
+        elif MERMAID_OPEN.match(line):
+            depth += 1
+        elif re.match(r"^(?:else|and)\b", line) and depth:
+            pass
+        elif line == "end" and depth:
+            depth -= 1
+        else:
+            problems.append(f"not Mermaid: {line!r}")
+        problems += [f"undeclared participant {name!r}" for name in used if name not in declared]
+    return problems + (["a block is never closed with end"] if depth else [])
+
+
+def readme_diagrams() -> list[str]:
+    return re.findall(r"```mermaid\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+@pytest.mark.parametrize(
+    ("diagram", "problem"),
+    [
+        ("sequenceDiagram\n participant A\n participant B\n A->>B: hi", None),
+        ("graph TD\n A-->B", "does not start with sequenceDiagram"),
+        ("sequenceDiagram\n participant A\n A->>B: hi", "undeclared participant 'B'"),
+        ("sequenceDiagram\n participant A\n A->>>A: hi", "not Mermaid"),
+        ("sequenceDiagram\n participant A\n A->>A: a; b", "not Mermaid"),
+        ("sequenceDiagram\n participant A\n loop x\n A->>A: hi", "never closed"),
+    ],
+)
+def test_mermaid_problems(diagram, problem):
+    problems = mermaid_problems(diagram)
+    assert (problem is None and problems == []) or problem in " ".join(problems)
+
+
+def test_readme_diagrams_are_mermaid_sequence_diagrams():
+    diagrams = readme_diagrams()
+    assert len(diagrams) >= 3, "the MCP chain, client credentials and the device flow"
+    assert {name: mermaid_problems(d) for name, d in enumerate(diagrams)} == dict.fromkeys(
+        range(len(diagrams)), []
+    )
