@@ -367,3 +367,52 @@ def test_refuses_to_fetch_inside_a_transaction(cimd_app, doc_server):
     with cimd_app.test_request_context(), db.connection_context(), db.atomic(), refused:
         cimd.find_client(doc_server.base + "/client.json")
     assert doc_server.hits == {}
+
+
+def test_connects_to_the_vetted_address_not_a_second_lookup(doc_server, monkeypatch):
+    # DNS rebinding: the first answer is vetted; any later lookup of the name would point
+    # elsewhere (127.0.0.3, where nothing listens). The fetch must use the vetted address.
+    from oauth import cimd_fetch
+
+    real = cimd_fetch.socket.getaddrinfo
+    lookups = []
+
+    def rebinding(host, port, *args, **kwargs):
+        lookups.append(host)
+        address = "127.0.0.1" if lookups.count("localhost") == 1 else "127.0.0.3"
+        return real(address if host == "localhost" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(cimd_fetch.socket, "getaddrinfo", rebinding)
+    url = f"https://localhost:{doc_server.server_port}/client.json"
+    document, _ = cimd.fetch_document(
+        url, allowlist=f"localhost:{doc_server.server_port}", cafile=doc_server.cafile
+    )
+    assert document["client_id"] == doc_server.base + "/client.json"
+    assert lookups.count("localhost") == 1
+    assert doc_server.hits == {"/client.json": 1}
+
+
+def test_consent_page_shows_the_documents_host(cimd_app, doc_server, user):
+    from authz_support import sign_in
+    from conftest import pkce_pair
+
+    client = cimd_app.test_client()
+    sign_in(client)
+    url = doc_server.base + "/client.json"
+    _, challenge = pkce_pair()
+    response = client.get(
+        "/oauth2/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": url,
+            "redirect_uri": REDIRECT,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert 'id="consent-form"' in page
+    host = f"127.0.0.1:{doc_server.server_port}"
+    assert f"described by a document at <strong>{host}</strong>" in page
+    assert "Doc Client" in page
