@@ -101,6 +101,8 @@ def introspect_token(token: str, caller: Client) -> dict:
     owner_id = row.owned.owner_id if getattr(row, "owned", None) is not None else None
     if owner_id is not None and owner_id != caller.id:
         return INACTIVE  # an owned resource's tokens are visible to their owner only
+    if owner_id is None and Resource.select().where(Resource.owner == caller.id).exists():
+        return INACTIVE  # a resource's owner sees only its own resources' tokens (RFC 7662 §4)
     body = {
         "active": True,
         "scope": row.scope,

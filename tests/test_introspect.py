@@ -111,6 +111,8 @@ def test_owned_resource_is_visible_to_its_owner_only(client, oauth_client, user,
     # tokens for unowned audiences (here the issuer) stay visible to any confidential client
     plain = tokens_for(client, c, s, user)
     assert introspect(client, *other_rs, plain["access_token"]).get_json()["active"] is True
+    # ...but not to an owner: it sees only the tokens of the resources it owns
+    assert introspect(client, *rs, plain["access_token"]).get_json() == {"active": False}
 
 
 def test_public_clients_and_anonymous_callers_are_refused(client, public_client, rs):
