@@ -257,3 +257,15 @@ def test_jwks_verifies_an_id_token(app, client, user):
     key = next(k for k in jwk_set.keys if k.key_id == kid)
     decoded = jwt.decode(token, key.key, algorithms=["RS256"], audience="client-1", issuer=ISSUER)
     assert decoded["sub"] == user.sub
+
+
+def test_claims_supported_is_exactly_what_we_release(app, client, user):
+    import jwt
+
+    from oauth import claims
+
+    scopes = ["openid", "profile", "email"]
+    with app.app_context(), db.connection_context():
+        token = claims.id_token(user, "c", scopes, ISSUER, 60, nonce="n", access_token="gat_x")
+    released = set(jwt.decode(token, options={"verify_signature": False}))
+    assert released == set(client.get(AS_DOCS[0]).get_json()["claims_supported"])
