@@ -85,6 +85,21 @@ def test_lifetimes_come_from_config(config, user):
     assert body.get_json()["expires_in"] == 120
 
 
+@pytest.mark.parametrize(
+    "ttl, allowed", [(1, True), (300, True), (600, True), (0, False), (601, False)]
+)
+def test_code_lifetime_is_at_most_ten_minutes(ttl, allowed):
+    """RFC 6749 §4.1.2: codes are short-lived, 10 minutes at most; the server refuses more."""
+    from app import DEFAULTS, check_config
+
+    config = {**DEFAULTS, "CODE_TTL": ttl}
+    if allowed:
+        check_config(config)
+    else:
+        with pytest.raises(RuntimeError, match="CODE_TTL"):
+            check_config(config)
+
+
 def _no_redirect_code(app_client, user, challenge):
     return make_code(app_client, user, challenge, redirect_uri=None)
 
