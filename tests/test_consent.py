@@ -271,6 +271,29 @@ def test_new_code_does_not_touch_older_codes(client, app_client, user):
         assert all(r.used_at is None for r in rows)
 
 
+def test_new_grant_leaves_older_tokens_alive(client, app, user):
+    """Signing in to the same app again adds a grant; the first one's tokens keep working."""
+    public = make_client(public=True)[0]
+    sign_in(client)
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT}
+    form.update(client_id=public.client_id, code_verifier=VERIFIER)
+    tokens = []
+    for _ in range(2):
+        code = code_of(approve(client, consent_page(client, public, prompt="consent")))
+        tokens.append(client.post("/oauth2/token", data={**form, "code": code}).get_json())
+    with db.connection_context():
+        assert all(find_access_token(t["access_token"]) for t in tokens)
+    refreshed = client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens[0]["refresh_token"],
+            "client_id": public.client_id,
+        },
+    )
+    assert refreshed.status_code == 200, refreshed.get_json()
+
+
 # -- remembered consent --------------------------------------------------------------------
 
 
