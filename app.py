@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -87,14 +88,19 @@ CSP = (
 def load_or_create_secret(instance_path: str) -> str:
     """The instance's secret key: generated once (mode 0600) and shared by every worker."""
     path = os.path.join(instance_path, "secret_key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32))
-    with open(path, encoding="ascii") as f:  # re-read: another worker may have raced us
+    if not os.path.exists(path):
+        # Written whole to a private temp file, then linked into place: workers starting
+        # together never read a half-written key, and the first link wins for all of them.
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    with open(path, encoding="ascii") as f:
         return f.read().strip()
 
 

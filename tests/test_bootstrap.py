@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
+import stat
 import subprocess
 
 import pytest
 from conftest import ROOT, login
 
-from app import DEFAULTS, create_app, loopback_bind_issuer, upgrade
+from app import DEFAULTS, create_app, load_or_create_secret, loopback_bind_issuer, upgrade
 from models import AuditEvent, User, db
 from oauth import accounts
 
@@ -118,6 +120,34 @@ def test_loopback_bind_issuer(bind, issuer):
 
 def test_the_default_bind_gives_the_default_issuer():
     assert loopback_bind_issuer(DEFAULTS["BIND"]) == DEFAULTS["ISSUER"]
+
+
+# -- the secret key ------------------------------------------------------------------------
+
+
+def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
+    key = load_or_create_secret(str(tmp_path))
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+    assert load_or_create_secret(str(tmp_path)) == key
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temp files left
+
+
+def test_a_worker_starting_meanwhile_never_reads_a_half_written_key(tmp_path, monkeypatch):
+    """gunicorn workers build the app at the same moment: one loads the key while another is
+    still generating it, and both must end up with the same whole key."""
+    generate = secrets.token_hex
+    racer: list[str] = []
+
+    def token_hex_while_another_worker_loads(nbytes: int) -> str:
+        monkeypatch.setattr(secrets, "token_hex", generate)  # the other worker's own key
+        racer.append(load_or_create_secret(str(tmp_path)))
+        return generate(nbytes)
+
+    monkeypatch.setattr(secrets, "token_hex", token_hex_while_another_worker_loads)
+    key = load_or_create_secret(str(tmp_path))
+    assert racer == [key] and len(key) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
 
 
 # -- the recipes around it -----------------------------------------------------------------
