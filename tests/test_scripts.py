@@ -114,6 +114,22 @@ def test_end_to_end_script_fails_loudly(server, spoil, message):
     assert message in done.stderr
 
 
+def test_end_to_end_script_fails_on_a_late_step(tmp_path):
+    """A server that never revokes on reuse fails step 11 of 12: the exit status says so."""
+    lax = serve(tmp_path, workers=2, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="3600")
+    try:
+        lax.flask("users", "create", "alice", "--password", PASSWORD)
+        app = setup_app(lax.env)
+        done = run("test-mcp-oauth2.sh", env=check_env(lax, app, REUSE_GRACE="0"))
+    finally:
+        lax.stop()
+    assert done.returncode != 0
+    assert "All checks passed" not in done.stdout
+    assert "ok: refused" in done.stderr  # the steps before it ran and passed
+    assert "FAIL: family still alive after reuse" in done.stderr
+    assert "Grant 3" not in done.stderr
+
+
 def test_generate_pkce_is_s256():
     done = run("generate-pkce.sh", env=dict(os.environ))
     values = exports(done.stdout)
