@@ -16,6 +16,7 @@ import json
 import re
 import socket
 import ssl
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,18 +109,39 @@ def max_age(cache_control: str | None) -> int:
     return DEFAULT_TTL
 
 
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("out of time")
+    return left
+
+
+class DeadlineSSLSocket(ssl.SSLSocket):
+    """A TLS socket whose reads all end by `deadline`: a server sending a byte just inside
+    each read's timeout cannot keep a fetch thread past the fetch's total time."""
+
+    deadline = float("inf")
+
+    def recv_into(self, buffer, nbytes=0, flags=0):  # type: ignore[override]
+        self.settimeout(_remaining(self.deadline))
+        return super().recv_into(buffer, nbytes, flags)
+
+
 class PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to one vetted IP address, with SNI and certificate checks for the URL's host."""
 
-    def __init__(self, host: str, port: int, address: str, tls: ssl.SSLContext, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=tls)
+    def __init__(self, host: str, port: int, address: str, tls: ssl.SSLContext, deadline: float):
+        super().__init__(host, port, timeout=_remaining(deadline), context=tls)
         self.address = address
         self.tls = tls
+        self.deadline = deadline
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock = socket.create_connection((self.address, self.port), _remaining(self.deadline))
         try:
+            sock.settimeout(_remaining(self.deadline))  # the handshake, as one operation
             self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            self.sock.deadline = self.deadline
         except BaseException:
             sock.close()  # a failed handshake must not leak the plain socket
             raise
@@ -137,16 +159,18 @@ def _vetted_addresses(host: str, port: int, allowlist: str) -> list[str]:
     return addresses
 
 
-def _get(url: str, allowlist: str, cafile: str | None, timeout: float, limit: int):
-    """One GET of `url` on a vetted address: (document bytes, Cache-Control header)."""
+def _get(url: str, allowlist: str, cafile: str | None, deadline: float, limit: int):
+    """One GET of `url` on a vetted address, done by `deadline` (time.monotonic()):
+    (document bytes, Cache-Control header)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 443
     tls = ssl.create_default_context(cafile=cafile or None)
+    tls.sslsocket_class = DeadlineSSLSocket
     last: Exception | None = None
     for address in _vetted_addresses(host, port, allowlist):
-        conn = PinnedHTTPSConnection(host, port, address, tls, timeout)
-        response = None
+        conn = response = None
         try:
+            conn = PinnedHTTPSConnection(host, port, address, tls, deadline)
             conn.request("GET", parts.path, headers={"Accept": "application/json"})
             response = conn.getresponse()
             return _read(response, limit)
@@ -155,7 +179,8 @@ def _get(url: str, allowlist: str, cafile: str | None, timeout: float, limit: in
         finally:
             if response is not None:
                 response.close()  # the response owns the socket once the server closes
-            conn.close()
+            if conn is not None:
+                conn.close()
     raise CIMDError(f"Could not fetch the client metadata document ({type(last).__name__}).")
 
 
@@ -197,7 +222,8 @@ def fetch_document(
     problem = client_id_url_problem(url)
     if problem:
         raise CIMDError(f"The client_id URL {problem}.")
-    future = _pool().submit(_get, url, allowlist, cafile, timeout, limit)
+    deadline = time.monotonic() + timeout
+    future = _pool().submit(_get, url, allowlist, cafile, deadline, limit)
     try:
         body, cache_control = future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:

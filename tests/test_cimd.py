@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models import Client, db
-from oauth import cimd
+from oauth import cimd, cimd_fetch
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 
@@ -81,6 +81,8 @@ class Handler(BaseHTTPRequestHandler):
             doc["padding"] = "x" * 6000
         elif self.path == "/slow.json":
             time.sleep(1.5)
+        elif self.path == "/dribble.json":
+            return self.dribble()
         elif self.path == "/html.json":
             ctype = "text/html"
         elif self.path == "/broken.json":
@@ -109,6 +111,20 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+    def dribble(self):
+        """Headers at once, then the body a byte every 0.2 s (about 30 s in all)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "150")
+        self.end_headers()
+        try:
+            for byte in b"{" + b" " * 148 + b"}":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass  # the fetcher gave up and closed the connection
 
 
 @pytest.fixture
@@ -283,6 +299,15 @@ def test_timeout_bounds_the_whole_fetch(doc_server):
         fetch(doc_server, "/slow.json", timeout=0.3)
 
 
+def test_a_dribbling_server_cannot_hold_the_fetching_thread(doc_server):
+    # Each read has a timeout, but a byte every 0.2 s never trips it: without a deadline on
+    # every read, the pool thread would sit here for 30 s after the request gave up.
+    deadline = time.monotonic() + 0.5
+    url = doc_server.base + "/dribble.json"
+    with pytest.raises(cimd.CIMDError, match="Could not fetch"):
+        cimd_fetch._get(url, doc_server.allow, doc_server.cafile, deadline, 5120)
+
+
 def test_certificate_is_verified(doc_server):
     with pytest.raises(cimd.CIMDError, match="Could not fetch"):
         cimd.fetch_document(doc_server.base + "/client.json", allowlist=doc_server.allow)
@@ -372,8 +397,6 @@ def test_refuses_to_fetch_inside_a_transaction(cimd_app, doc_server):
 def test_connects_to_the_vetted_address_not_a_second_lookup(doc_server, monkeypatch):
     # DNS rebinding: the first answer is vetted; any later lookup of the name would point
     # elsewhere (127.0.0.3, where nothing listens). The fetch must use the vetted address.
-    from oauth import cimd_fetch
-
     real = cimd_fetch.socket.getaddrinfo
     lookups = []
 
