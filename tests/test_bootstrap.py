@@ -13,6 +13,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, login
@@ -150,6 +151,20 @@ def test_a_worker_starting_meanwhile_never_reads_a_half_written_key(tmp_path, mo
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
 
 
+def test_no_database_connection_at_import_or_app_creation(tmp_path):
+    """gunicorn forks after loading: each worker must open its own connection, later."""
+    code = (
+        "import app, models\n"
+        "assert models.db.is_closed()\n"
+        "app.create_app()\n"
+        "assert models.db.is_closed()\n"
+    )
+    env = {**os.environ, "GATEHOUSE_DATABASE": str(tmp_path / "g.sqlite3")}
+    env["GATEHOUSE_SECRET_KEY"] = "k" * 64
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    assert not (tmp_path / "g.sqlite3").exists()
+
+
 # -- the recipes around it -----------------------------------------------------------------
 
 
@@ -177,12 +192,50 @@ def test_procfile_migrates_on_release_and_serves_gunicorn():
     assert lines["web"] == "gunicorn -c gunicorn.conf.py 'app:create_app()'"
 
 
-def test_ci_script_fails_when_make_test_fails():
-    script = ROOT / ".ci" / "run"
-    assert os.access(script, os.X_OK)
-    text = script.read_text()
-    assert "set -euo pipefail" in text
-    # The last command is `make test`, unguarded: pytest's exit code 5 (no tests collected)
-    # and every failure reach the CI runner.
-    commands = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert commands[-1] == "make test"
+@pytest.fixture
+def bare_machine(tmp_path):
+    """A PATH with bash's helpers and stubs: `apt-get` and `make` log their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    log = tmp_path / "calls.log"
+
+    def stub(name: str, exit_code: int = 0) -> None:
+        script = f'#!/bin/bash\necho "{name} $*" >> {log}\nexit {exit_code}\n'
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+
+    def run(*present: str, make_exit: int = 0) -> tuple[int, list[str]]:
+        stub("apt-get")
+        for tool in present:
+            stub(tool, make_exit if tool == "make" else 0)
+        env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+        result = subprocess.run([str(bin_dir / "bash"), str(ROOT / ".ci" / "run")], env=env)
+        return result.returncode, log.read_text().splitlines() if log.exists() else []
+
+    return run
+
+
+def test_ci_installs_what_is_missing_then_runs_make_test(bare_machine):
+    code, calls = bare_machine("make", "wrk")
+    assert code == 0
+    assert calls[0] == "apt-get update -qq"
+    assert calls[1] == "apt-get install -y -qq chromium"
+    assert calls[-1] == "make test"
+
+
+def test_ci_on_a_machine_with_everything_only_runs_make_test(bare_machine):
+    assert bare_machine("make", "chromium", "wrk") == (0, ["make test"])
+
+
+@pytest.mark.parametrize("make_exit", [1, 2, 5])
+def test_ci_fails_when_make_test_fails(bare_machine, make_exit):
+    """Exit 5 is pytest's "no tests collected": a CI run that tested nothing must fail."""
+    code, calls = bare_machine("make", "chromium", "wrk", make_exit=make_exit)
+    assert calls == ["make test"] and code == make_exit
+
+
+def test_ci_installs_make_when_the_machine_has_none(bare_machine):
+    _, calls = bare_machine("chromium", "wrk")
+    assert calls[:2] == ["apt-get update -qq", "apt-get install -y -qq make"]
