@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import make_client, pkce_pair
+from live_helpers import serve
 from token_helpers import ISSUER, REDIRECT_URI, make_code, redeem
 
 from models import AccessToken, AuthorizationCode, RefreshToken, Resource, TokenFamily, db
 from oauth import crypto, keys
 
 MCP = "https://mcp.example.com/mcp"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
@@ -243,6 +246,24 @@ def test_body_over_64k_is_413_json(client, oauth_client):
     assert response.status_code == 413
     assert response.get_json()["error"] == "request_too_large"
     assert_no_store(response)
+
+
+@pytest.mark.live
+def test_chunked_body_over_64k_is_413_json(tmp_path):
+    """Without Content-Length, Werkzeug would cut the body at the limit and parse the rest."""
+    server = serve(tmp_path, workers=1)
+    try:
+        url = server.url + "/oauth2/token"
+        big = b"grant_type=password&pad=" + b"x" * (65 * 1024)
+        response = httpx.post(url, content=iter([big]), headers=FORM)
+        assert "content-length" not in response.request.headers  # sent chunked
+        assert response.status_code == 413
+        assert response.json()["error"] == "request_too_large"
+        assert_no_store(response)
+        small = httpx.post(url, content=iter([b"grant_type=password"]), headers=FORM)
+        assert small.json()["error"] == "unsupported_grant_type"  # chunked bodies still parse
+    finally:
+        server.stop()
 
 
 def test_json_body_is_not_a_token_request(client):
