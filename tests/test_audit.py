@@ -21,7 +21,7 @@ def signed_in(client, admin):
 
 def rows_of(html):
     """The action column of the audit table, top to bottom."""
-    return re.findall(r'<td class="mono">([a-z.]+)</td>', html)
+    return re.findall(r'<td class="mono nowrap">([a-z.]+)</td>', html)
 
 
 def test_signed_out_goes_to_login(client):

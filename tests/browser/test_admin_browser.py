@@ -70,3 +70,27 @@ def test_admin_creates_app_sees_secret_once_and_deletes_it(server, page):
     assert "Browser App" not in page.inner_text("#apps")
     assert client_id not in server.flask("clients", "list")
     assert problems == []
+
+
+# Lines of text in a table cell: one per line box of its text.
+LINES = """cell => { const range = document.createRange(); range.selectNodeContents(cell);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size; }"""
+
+
+@pytest.mark.browser
+def test_audit_log_keeps_times_actions_and_ips_on_one_line(server, page):
+    server.flask("users", "create", "root", "--password", PASSWORD, "--admin")
+    uri = "https://app.example.com/" + "callback/" * 6
+    server.flask("clients", "create", "--name", "An app with a long name", "--redirect-uri", uri)
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.goto(server.url + "/login?next=/admin/audit")
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form [type=submit]")
+    page.wait_for_url("**/admin/audit")
+
+    cells = page.locator("#audit tbody td:is(:nth-child(1), :nth-child(3), :nth-child(6))")
+    assert cells.count() == 3 * 3  # time, action and IP of three events
+    # Times, actions and IPs stay whole on one line, however long the changes beside them.
+    assert max(cells.nth(i).evaluate(LINES) for i in range(cells.count())) == 1  # CLI: no IP
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
