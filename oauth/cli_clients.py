@@ -97,13 +97,18 @@ def clients_delete(client_id: str) -> None:
 
 @clients_cli.command("secret")
 @click.argument("client_id")
-def clients_secret(client_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (as the API does).")
+def clients_secret(client_id: str, as_json: bool) -> None:
     """Add a new secret to a confidential client and print it (once); old secrets stay valid."""
     with db.connection_context():
         try:
-            _, value = apps.create_secret(_client_or_fail(client_id), ACTOR)
+            row, value = apps.create_secret(_client_or_fail(client_id), ACTOR)
         except apps.AppError as error:
             raise _fail(error) from None
+        body = {**apps.secret_json(row), "client_secret": value}
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
     click.echo(f"client_secret: {value}")
 
 

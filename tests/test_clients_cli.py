@@ -92,6 +92,18 @@ def test_create_rejects_bad_input(runner, args, message):
         assert Client.select().count() == 0
 
 
+def test_secret_json_is_the_api_shape(runner):
+    client, _ = make_client()
+    result = runner.invoke(args=["clients", "secret", client.client_id, "--json"])
+    assert result.exit_code == 0
+    body = json.loads(result.stdout)
+    assert set(body) == {"id", "created_at", "last_used_at", "last6", "client_secret"}
+    assert body["client_secret"].startswith("gcs_")
+    assert body["last6"] == body["client_secret"][-6:] and body["last_used_at"] is None
+    with db.connection_context():
+        assert ClientSecret.get_by_id(body["id"]).client_id == client.id
+
+
 def test_list_delete_and_secret(runner):
     client, old = make_client(name="Listed")
     listed = runner.invoke(args=["clients", "list"])
