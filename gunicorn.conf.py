@@ -14,3 +14,7 @@ keepalive = 5
 accesslog = os.environ.get("GATEHOUSE_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+# gunicorn 25+ opens a control socket shared by every instance of this user on the machine
+# ($HOME/.gunicorn/gunicorn.ctl); Gatehouse doesn't use gunicornc, and parallel instances
+# (tests, benchmarks) must not step on each other's socket.
+control_socket_disable = True

@@ -19,10 +19,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from app import create_app, upgrade
 from models import Client, ClientSecret, db
 from oauth import accounts, crypto
+
+# CI machines are small and busy: a property test is judged by its examples, not by how fast
+# a loaded machine generates them.
+settings.register_profile("gatehouse", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gatehouse")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
