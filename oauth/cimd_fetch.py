@@ -175,6 +175,8 @@ def _get(url: str, allowlist: str, cafile: str | None, deadline: float, limit: i
             response = conn.getresponse()
             return _read(response, limit)
         except (OSError, http.client.HTTPException) as exc:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("out of time") from None  # no time left for another address
             last = exc  # try the next vetted address
         finally:
             if response is not None:
@@ -226,7 +228,7 @@ def fetch_document(
     future = _pool().submit(_get, url, allowlist, cafile, deadline, limit)
     try:
         body, cache_control = future.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
+    except (concurrent.futures.TimeoutError, TimeoutError):  # waiting, or the fetch itself
         raise CIMDError(f"Fetching the client metadata document took over {timeout:g} s.") from None
     try:
         document = json.loads(body.decode("utf-8"))

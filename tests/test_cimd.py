@@ -304,7 +304,7 @@ def test_a_dribbling_server_cannot_hold_the_fetching_thread(doc_server):
     # every read, the pool thread would sit here for 30 s after the request gave up.
     deadline = time.monotonic() + 0.5
     url = doc_server.base + "/dribble.json"
-    with pytest.raises(cimd.CIMDError, match="Could not fetch"):
+    with pytest.raises(TimeoutError):
         cimd_fetch._get(url, doc_server.allow, doc_server.cafile, deadline, 5120)
 
 
