@@ -74,7 +74,7 @@ def login():
     username, ip = form.username.data.strip(), client_ip()
     buckets = throttle.login_buckets(username, ip)
     try:
-        throttle.check(buckets)
+        reserved = throttle.reserve(buckets)  # counted as a failure until the password is good
     except throttle.Throttled as exc:
         with db.atomic():
             _audit_login(username, "login.throttled")
@@ -83,10 +83,10 @@ def login():
     user = accounts.authenticate(username, form.password.data)
     if user is None:
         with db.atomic():
-            throttle.fail(buckets)
             _audit_login(username, "login.failure")
         return _render(form, 200, FAILED)
     with db.atomic():
+        throttle.forgive(reserved)
         login_user(user)
         _audit_login(user.username, "login.success")
     return redirect(safe_next(form.next.data) or url_for("login.index"))

@@ -328,6 +328,34 @@ def test_ten_failures_lock_the_username_from_every_ip(client, user):
     assert login(client, "bob", "bob password 1").status_code == 302
 
 
+def test_an_attempt_counts_before_its_password_is_checked(client, user, monkeypatch):
+    """Attempts arriving on other workers while a password is being checked already see it
+    counted, so no more than the limit ever reach the password check."""
+    check_password = accounts.authenticate
+    racing: list[int] = []
+
+    def authenticate_while_others_arrive(username: str, password: str):
+        if not racing:  # the first attempt: the others arrive while its hash is computed
+            racing.append(0)
+            for _ in range(throttle.LOGIN_USER_LIMIT):
+                racing.append(login(client, "alice", "wrong").status_code)
+        return check_password(username, password)
+
+    monkeypatch.setattr(accounts, "authenticate", authenticate_while_others_arrive)
+    assert login(client, "alice", "wrong").status_code == 200
+    assert racing[1:] == [200] * (throttle.LOGIN_USER_LIMIT - 1) + [429]
+
+
+def test_a_good_password_is_not_counted_as_a_failure(client, user):
+    for _ in range(throttle.LOGIN_USER_LIMIT - 1):
+        login(client, "alice", "wrong")
+    assert login(client, *ALICE).status_code == 302
+    with db.connection_context():
+        assert ThrottleEvent.select().where(ThrottleEvent.bucket == "login:user:alice").count() == (
+            throttle.LOGIN_USER_LIMIT - 1
+        )
+
+
 def test_fifty_failures_from_one_ip_lock_that_ip(client, user):
     with db.connection_context():
         for _ in range(throttle.LOGIN_IP_LIMIT - 1):
