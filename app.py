@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_TTL": 3600,
     "REFRESH_TOKEN_TTL": 30 * 86400,  # idle lifetime; every rotation restarts it
     "REFRESH_TOKEN_ABSOLUTE_TTL": 90 * 86400,  # rotation never extends a family past this
-    "REFRESH_TOKEN_REUSE_GRACE": 10,  # a client's own racing refreshes are refused, not theft
+    "REFRESH_TOKEN_REUSE_GRACE": 0,  # >0: a reuse this soon after rotation is refused, not theft
     "DEVICE_CODE_TTL": 900,
     "SESSION_LIFETIME": 8 * 3600,
     "REGISTRATION": "open",  # open | admin | off

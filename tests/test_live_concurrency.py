@@ -103,6 +103,62 @@ def test_32_concurrent_redemptions_of_one_code(server, live_db):
 
 
 def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
+    """Strict default: one winner, nine invalid_grant, and the reuses revoke the family."""
+    code, verifier = fresh_code(server)
+    first = httpx.post(
+        server.url + "/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": REDIRECT_URI,
+        },
+        auth=credentials(server),
+    ).json()
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    responses = post_all(server.url + "/oauth2/token", [form] * 10, credentials(server))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [400] * 9, server.log()[-2000:]
+    assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
+    family = TokenFamily.select().order_by(TokenFamily.id.desc()).get()
+    assert family.refresh_tokens.count() == 2  # the original and exactly one successor
+    assert family.revoked_at is not None  # a rotated token came back: treated as theft
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    again = httpx.post(
+        server.url + "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]},
+        auth=credentials(server),
+    )
+    assert again.json()["error"] == "invalid_grant"
+
+
+@pytest.fixture(scope="module")
+def graceful_server(tmp_path_factory):
+    """A server that forgives a client racing its own refreshes for 30 s."""
+    live = serve(
+        tmp_path_factory.mktemp("grace"), workers=4, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
+    )
+    try:
+        live.flask("users", "create", "alice", "--password", PASSWORD, "--email", "a@example.com")
+        created = live.flask(
+            "clients", "create", "--name", "Live", "--redirect-uri", REDIRECT_URI, "--json"
+        )
+        live.extra["client"] = json.loads(created)
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def graceful_db(graceful_server):
+    db.init(graceful_server.database, pragmas=PRAGMAS)
+    with db.connection_context():
+        yield
+    db.close()
+
+
+def test_10_concurrent_refreshes_within_the_grace_keep_the_winner(graceful_server, graceful_db):
+    server = graceful_server
     code, verifier = fresh_code(server)
     first = httpx.post(
         server.url + "/oauth2/token",

@@ -10,8 +10,9 @@
 # Env: GATEHOUSE_URL (default http://127.0.0.1:8000), CLIENT_ID, CLIENT_SECRET (unset for a
 # public client), TOKEN_AUTH (basic | post; default basic), REDIRECT_URI, TEST_USERNAME,
 # TEST_PASSWORD, SCOPE (default "openid profile email"), RESOURCE (default: the resource of the
-# server's own protected resource metadata), REUSE_GRACE (seconds the server forgives a
-# concurrent refresh; the script waits this long before proving family revocation; default 11).
+# server's own protected resource metadata), REUSE_GRACE (seconds the script waits before
+# proving family revocation: set it above the server's GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE when
+# that is on; default 0, like the server).
 set -euo pipefail
 source "$(dirname "$0")/_lib.sh"
 
@@ -20,7 +21,7 @@ source "$(dirname "$0")/_lib.sh"
 : "${TEST_PASSWORD:?set TEST_PASSWORD}"
 REDIRECT_URI="${REDIRECT_URI:-http://127.0.0.1:8765/callback}"
 SCOPE="${SCOPE:-openid profile email}"
-REUSE_GRACE="${REUSE_GRACE:-11}"
+REUSE_GRACE="${REUSE_GRACE:-0}"
 export CLIENT_ID GATEHOUSE_URL
 
 work="$(mktemp -d)"
