@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from flask import Response, current_app, jsonify
-from peewee import JOIN
 
-from models import AccessToken, Client, User, utcnow
+from models import AccessToken, User, by_id, first_raw, utcnow
 from oauth import crypto
 from oauth.errors import NO_STORE
 
+BEARER_LOOKUP_SQL = "SELECT * FROM access_token WHERE token_hash = ?"
+
 
 def find_access_token(token: str) -> AccessToken | None:
-    """The live access token row for a presented token (with client and user), or None."""
+    """The live access token row for a presented token (`.user` loaded), or None.
+
+    Every bearer request runs this: two fixed indexed reads (models.first_raw), no query
+    building; `.client` loads on first use (no resource endpoint needs it).
+    """
     if not crypto.has_kind(token, crypto.ACCESS_TOKEN) or len(token) > 200:
         return None
-    row = (
-        AccessToken.select(AccessToken, Client, User)
-        .join(Client)
-        .switch(AccessToken)
-        .join(User, join_type=JOIN.LEFT_OUTER)
-        .where(AccessToken.token_hash == crypto.sha256_hex(token))
-        .first()
-    )
+    row = first_raw(AccessToken, BEARER_LOOKUP_SQL, crypto.sha256_hex(token))
     if row is None or not row.is_active(utcnow()):
         return None
+    row.user = by_id(User, row.user_id)
     return row
 
 

@@ -34,6 +34,7 @@ _BY_FLASK_ENDPOINT = {flask: name for name, flask in ENDPOINTS.items()}
 _ERROR = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
 _DESCRIPTION = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]{0,500}$")
 RETRY_STATUSES = (429, 503)  # answered with Retry-After: 1, as the real 503 is
+ANY_QUEUED_SQL = "SELECT 1 FROM mock_forced_error WHERE endpoint = ? LIMIT 1"
 
 
 def forced_error_problems(data: Any) -> list[dict[str, str]]:
@@ -81,9 +82,10 @@ def clear() -> int:
 
 def take(endpoint: str) -> MockForcedError | None:
     """The oldest queued error for `endpoint`, removed so no other worker answers it too."""
-    query = MockForcedError.select().where(MockForcedError.endpoint == endpoint)
-    if not query.exists():  # the usual case costs one indexed read and no write lock
+    # Every protocol request asks: one fixed indexed read (no query building), no write lock.
+    if db.execute_sql(ANY_QUEUED_SQL, (endpoint,)).fetchone() is None:
         return None
+    query = MockForcedError.select().where(MockForcedError.endpoint == endpoint)
     with db.atomic("IMMEDIATE"):
         row = query.order_by(MockForcedError.id).first()
         if row is None:
