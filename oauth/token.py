@@ -19,7 +19,11 @@ from models import (
     Client,
     ClientSecret,
     RefreshToken,
+    TokenFamily,
+    User,
+    by_id,
     db,
+    first_raw,
     revoke_families,
     utcnow,
 )
@@ -32,6 +36,15 @@ from oauth.validation import parse_scope, redirect_uri_matches
 bp = Blueprint("token", __name__, url_prefix="/oauth2")
 
 Grant = Callable[[Client, ClientSecret | None, MultiDict], dict]
+
+# The grants' own statements, fixed and parameterised (no query building per request).
+CODE_BY_HASH = "SELECT * FROM authorization_code WHERE code_hash = ?"
+# Marks the code used and links it to the family it issued, only if nobody used it first.
+CLAIM_CODE = (
+    "UPDATE authorization_code SET used_at = ?, family_id = ? WHERE id = ? AND used_at IS NULL"
+)
+REFRESH_BY_HASH = "SELECT * FROM refresh_token WHERE token_hash = ?"
+CLAIM_REFRESH = "UPDATE refresh_token SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL"
 
 
 @bp.errorhandler(OAuthError)
@@ -111,7 +124,7 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
     now = utcnow()
     replayed = False
     with db.atomic("IMMEDIATE"):
-        row = AuthorizationCode.get_or_none(AuthorizationCode.code_hash == crypto.sha256_hex(code))
+        row = first_raw(AuthorizationCode, CODE_BY_HASH, crypto.sha256_hex(code))
         if row is None or row.client_id != client.id:
             raise invalid_grant("The authorization code is invalid.")
         if row.used_at is not None:
@@ -119,16 +132,9 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
             replayed = True
         else:
             check_code_request(row, client, form, now)
-            claimed = (
-                AuthorizationCode.update(used_at=now)
-                .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_null())
-                .execute()
-            )
-            if claimed != 1:
-                raise invalid_grant("The authorization code was already used.")
             body = tokens.issue(
                 client,
-                row.user,
+                by_id(User, row.user_id),
                 row.scope.split(),
                 row.audience,
                 "authorization_code",
@@ -137,9 +143,10 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
                 auth_time=row.auth_time,
                 refresh="refresh_token" in client.grant_types,
             )
-            AuthorizationCode.update(family=body.family).where(
-                AuthorizationCode.id == row.id
-            ).execute()
+            # One UPDATE claims the code and links its family; a lost claim rolls back the issue.
+            claimed = db.execute_sql(CLAIM_CODE, (now, body.family.id, row.id)).rowcount
+            if claimed != 1:
+                raise invalid_grant("The authorization code was already used.")
     if replayed:  # the revocation has committed; now answer
         raise invalid_grant("The authorization code was already used; its tokens are revoked.")
     return body
@@ -191,11 +198,7 @@ def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) 
                 raise invalid_grant("The refresh token has expired.")
             scopes = check_narrow_scope(scope, row.scope)
             check_same_audience(resource, family.audience, current_app.config["ISSUER"])
-            rotated = (
-                RefreshToken.update(rotated_at=now)
-                .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_null())
-                .execute()
-            )
+            rotated = db.execute_sql(CLAIM_REFRESH, (now, row.id)).rowcount
             if rotated != 1:
                 raise invalid_grant("The refresh token was just rotated; use the new one.")
             body = tokens.rotate(row, client, scopes, client_secret=secret, now=now)
@@ -205,9 +208,13 @@ def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) 
 
 
 def find_refresh_token(token: str) -> RefreshToken | None:
+    """The refresh token row for a presented token, its `.family` loaded, or None."""
     if not crypto.has_kind(token, crypto.REFRESH_TOKEN) or len(token) > 200:
         return None
-    return RefreshToken.get_or_none(RefreshToken.token_hash == crypto.sha256_hex(token))
+    row = first_raw(RefreshToken, REFRESH_BY_HASH, crypto.sha256_hex(token))
+    if row is not None:
+        row.family = by_id(TokenFamily, row.family_id)
+    return row
 
 
 # -- client_credentials (RFC 6749 §4.4) -----------------------------------------------------

@@ -3,6 +3,7 @@
 Tokens are opaque, random and kind-prefixed (`gat_`, `grt_`); only SHA-256 digests are stored.
 Every grant creates a TokenFamily; its access and refresh tokens hang off it, so one
 revocation reaches all of them. Callers run these functions inside their own transaction.
+Rows are written with `models.insert` (one fixed INSERT each, ids passed, nothing re-read).
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from models import AccessToken, Client, ClientSecret, RefreshToken, TokenFamily, User, utcnow
+from models import (
+    AccessToken,
+    Client,
+    ClientSecret,
+    RefreshToken,
+    TokenFamily,
+    User,
+    by_id,
+    insert,
+    utcnow,
+)
 from oauth import claims, crypto
 
 TOKEN_TYPE = "Bearer"  # noqa: S105 - RFC 6750; MCP clients title-case and compare it
@@ -31,9 +42,10 @@ def _access_token(family: TokenFamily, scopes: list[str], now: datetime) -> tupl
     """A new access token in `family`: (plaintext, expires_in). Never outlives the family."""
     token, digest = crypto.new_secret(crypto.ACCESS_TOKEN)
     expires_at = min(now + _seconds("ACCESS_TOKEN_TTL"), family.expires_at)
-    AccessToken.create(
+    insert(
+        AccessToken,
         token_hash=digest,
-        family=family,
+        family=family.id,
         client=family.client_id,
         user=family.user_id,
         scope=" ".join(scopes),
@@ -48,8 +60,13 @@ def _refresh_token(family: TokenFamily, scope: str, now: datetime) -> str:
     """A new refresh token: idle lifetime, capped by the family's absolute lifetime."""
     token, digest = crypto.new_secret(crypto.REFRESH_TOKEN)
     expires_at = min(now + _seconds("REFRESH_TOKEN_TTL"), family.expires_at)
-    RefreshToken.create(
-        token_hash=digest, family=family, scope=scope, created_at=now, expires_at=expires_at
+    insert(
+        RefreshToken,
+        token_hash=digest,
+        family=family.id,
+        scope=scope,
+        created_at=now,
+        expires_at=expires_at,
     )
     return token
 
@@ -105,7 +122,8 @@ def issue(
         expires_at = now + _seconds("REFRESH_TOKEN_ABSOLUTE_TTL")
     else:
         expires_at = now + _seconds("ACCESS_TOKEN_TTL")
-    family = TokenFamily.create(
+    family = insert(
+        TokenFamily,
         client=client,
         user=user,
         client_secret=client_secret,
@@ -131,6 +149,8 @@ def rotate(
 ) -> TokenResponse:
     """Tokens for a refresh: a new refresh token replaces `old` (already marked rotated).
 
+    `old.family` should already be loaded (token.find_refresh_token does), or it is read here.
+
     OAuth 2.1 §4.3.1: the new refresh token keeps the old one's scope; `scopes` (possibly
     narrower) applies to the new access token only. The id_token carries the original
     auth_time and no nonce (OIDC Core §12.2). The family follows the secret now in use, so
@@ -141,5 +161,5 @@ def rotate(
     if client_secret is not None and family.client_secret_id != client_secret.id:
         family.client_secret = client_secret
         family.save(only=[TokenFamily.client_secret])
-    user = family.user if family.user_id is not None else None
+    user = by_id(User, family.user_id)
     return _body(family, client, user, scopes, now, old.scope)
