@@ -18,10 +18,22 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from peewee import IntegrityError
 
-from models import AccessToken, SigningKey, db, utcnow
+from models import AccessToken, SigningKey, db, first_raw, utcnow
 
 ALG = "RS256"
 _cache: dict[str, Any] = {}  # kid -> private key object, per process
+_jwks_cache: dict[str, tuple[tuple, bytes]] = {}  # database file -> (keys version, JWKS body)
+
+NEWEST_ACTIVE_SQL = (
+    "SELECT * FROM signing_key WHERE retired_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1"
+)
+# What the JWKS depends on, in one cheap aggregate over the few key rows: adding a key
+# (rotation, the first key) or deleting one changes the count or the newest id, retiring one
+# changes the newest retired_at, and a retired key reaching its expiry leaves the count.
+PUBLISHED_VERSION_SQL = (
+    "SELECT COUNT(*), MAX(id), MAX(retired_at) FROM signing_key"
+    " WHERE expires_at IS NULL OR expires_at > ?"
+)
 
 
 def _public_jwk(private_key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
@@ -55,12 +67,7 @@ def active_key() -> SigningKey:
 
 
 def _newest_active() -> SigningKey | None:
-    return (
-        SigningKey.select()
-        .where(SigningKey.retired_at.is_null())
-        .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
-        .first()
-    )
+    return first_raw(SigningKey, NEWEST_ACTIVE_SQL)
 
 
 def rotate(publish_for: timedelta) -> SigningKey:
@@ -103,9 +110,28 @@ def published_keys(now: datetime | None = None) -> list[SigningKey]:
 
 def jwks() -> dict[str, list[dict[str, str]]]:
     """The JWK Set document (RFC 7517 §5): public keys only."""
-    if not published_keys():
+    published = published_keys()
+    if not published:
         active_key()
-    return {"keys": [key.public_jwk for key in published_keys()]}
+        published = published_keys()
+    return {"keys": [key.public_jwk for key in published]}
+
+
+def jwks_body() -> bytes:
+    """The JWK Set serialised, rebuilt only when the published keys changed.
+
+    Every JWKS request costs one aggregate over the key rows instead of reading and
+    re-serialising every key. The check is exact, not a TTL: a rotation committed by any
+    process (`flask keys rotate`) is in the very next JWKS response of every worker.
+    """
+    version = tuple(db.execute_sql(PUBLISHED_VERSION_SQL, (utcnow(),)).fetchone())
+    cached = _jwks_cache.get(db.database)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    # `version` was read first: a change while building makes the next request rebuild.
+    body = json.dumps(jwks(), sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
+    _jwks_cache[db.database] = (version, body)
+    return body
 
 
 def _private(key: SigningKey) -> Any:

@@ -186,4 +186,4 @@ def protected_resource(path: str | None = None, prefix: str | None = None):
 @bp.route("/oauth2/jwks", methods=["GET"])
 def jwks():
     """The JWK Set (RFC 7517 §5): public signing keys only."""
-    return jsonify(keys.jwks())
+    return Response(keys.jwks_body(), mimetype="application/json")
