@@ -1,0 +1,120 @@
+"""Per-request CPU cost of each benchmarked endpoint and its floor, in one process, no server.
+
+`make bench` measures throughput through gunicorn and wrk, which a busy machine blurs by 30%
+or more. This drives the same WSGI apps in-process (Flask's test client) and counts the
+process's CPU time per request, which other load on the machine barely moves: it is the tool
+for before/after comparisons of a code change. It leaves out the HTTP server, the network and
+the time spent waiting for fsync, so its ratios are not the table's.
+
+    python -m bench.micro [--requests 400] [--rounds 3] [--only jwks,introspection]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from app import create_app, upgrade
+from bench import fixtures, floor_app
+from bench.server import OUT, fresh
+
+ISSUER = "http://127.0.0.1:9"
+
+
+def _cpu_us(call: Callable[[int], None], requests: int, rounds: int) -> float:
+    """The best round's CPU microseconds per request (`call(i)` makes request i)."""
+    best = float("inf")
+    for r in range(rounds):
+        start = time.process_time()
+        for i in range(requests):
+            call(r * requests + i)
+        best = min(best, (time.process_time() - start) / requests * 1e6)
+    return best
+
+
+def _check(response, status: int = 200) -> None:
+    if response.status_code != status:
+        raise RuntimeError(f"{response.status_code}: {response.get_data(as_text=True)[:200]}")
+
+
+def floor_calls() -> dict[str, Callable[[int], None]]:
+    database = fresh("micro-floor.sqlite3")
+    floor_app.seed(str(database))
+    os.environ["GATEHOUSE_DATABASE"] = str(database)
+    client = floor_app.create_app().test_client()
+    keys = [floor_app.key_for(n) for n in range(floor_app.SEED_ROWS)]
+    return {
+        "floor: JSON": lambda i: _check(client.get("/floor/json")),
+        "floor: SELECT": lambda i: _check(client.get(f"/floor/select?key={keys[i % len(keys)]}")),
+        "floor: INSERT": lambda i: _check(client.post("/floor/insert")),
+    }
+
+
+def gatehouse_calls(count: int) -> dict[str, Callable[[int], None]]:
+    database = fresh("micro-gatehouse.sqlite3")
+    upgrade(str(database))
+    conn = fixtures.connect(database)
+    setup = fixtures.base_rows(conn, ISSUER)
+    access, _ = fixtures.mint_grants(conn, setup, "micro-access", count, refresh=False)
+    _, refresh = fixtures.mint_grants(conn, setup, "micro-refresh", count)
+    codes = fixtures.mint_codes(conn, setup, "micro-code", count)
+    oidc = fixtures.mint_codes(conn, setup, "micro-oidc", count, "openid profile")
+    conn.close()
+    app = create_app({"DATABASE": str(database), "ISSUER": ISSUER, "SECRET_KEY": "micro"})
+    client = app.test_client()
+    auth = {"Authorization": setup.basic()}
+
+    def token(body: str) -> None:
+        _check(client.post("/oauth2/token", data=dict(parse_qsl(body)), headers=auth))
+
+    return {
+        "metadata": lambda i: _check(client.get("/.well-known/oauth-authorization-server")),
+        "jwks": lambda i: _check(client.get("/oauth2/jwks")),
+        "token: authorization_code": lambda i: token(codes[i]),
+        "token: authorization_code + id_token": lambda i: token(oidc[i]),
+        "token: refresh_token": lambda i: token(
+            f"grant_type=refresh_token&refresh_token={refresh[i]}"
+        ),
+        "token: client_credentials": lambda i: token("grant_type=client_credentials"),
+        "introspection": lambda i: _check(
+            client.post("/oauth2/introspect", data={"token": access[i]}, headers=auth)
+        ),
+        "GET /api/v2/users/me": lambda i: _check(
+            client.get("/api/v2/users/me", headers={"Authorization": f"Bearer {access[i]}"})
+        ),
+    }
+
+
+FLOOR_OF = {
+    "metadata": "floor: JSON",
+    "jwks": "floor: JSON",
+    "introspection": "floor: SELECT",
+    "GET /api/v2/users/me": "floor: SELECT",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="per round")
+    parser.add_argument("--rounds", type=int, default=3, help="the best round counts")
+    parser.add_argument("--only", default="", help="comma-separated endpoint names")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    calls = {**floor_calls(), **gatehouse_calls(args.requests * (args.rounds + 1))}
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    costs = {}
+    for name, call in calls.items():
+        if only and name not in only and not name.startswith("floor"):
+            continue
+        call(args.requests * args.rounds)  # warm up, with a pool entry no round uses
+        costs[name] = _cpu_us(call, args.requests, args.rounds)
+        floor = FLOOR_OF.get(name, "floor: INSERT") if not name.startswith("floor") else None
+        ratio = f"  floor/endpoint {costs[floor] / costs[name]:4.0%}" if floor else ""
+        print(f"{name:<38} {costs[name]:8.0f} µs CPU/request{ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
