@@ -144,7 +144,7 @@ def one_round(api: Api, ledger: Ledger, chain: int, n: int) -> None:
             if ledger.check(api.revoke(token), 200):
                 with ledger.lock:
                     ledger.revoked.append(token)
-        if n % 4 == 0 and chain < 3:  # stay under the registration rate limit
+        if n % 4 == 0 and n < 12 and chain < 3:  # at most 9: under the per-IP rate limit
             response = api.register(f"crash-{chain}-{n}")
             if ledger.check(response, 201):
                 body = response.json()
