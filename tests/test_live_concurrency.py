@@ -26,10 +26,9 @@ REDIRECT_URI = "http://127.0.0.1:9999/callback"
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One live server for this module, with alice and a confidential client."""
-    live = serve(tmp_path_factory.mktemp("live"), workers=4)
+def serve_with_alice(tmp, **env: str):
+    """A live server with 4 workers, alice and a confidential client; stopped on exit."""
+    live = serve(tmp, workers=4, **env)
     try:
         live.flask("users", "create", "alice", "--password", PASSWORD, "--email", "a@example.com")
         created = live.flask(
@@ -39,6 +38,12 @@ def server(tmp_path_factory):
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One live server for this module."""
+    yield from serve_with_alice(tmp_path_factory.mktemp("live"))
 
 
 @pytest.fixture
@@ -135,18 +140,9 @@ def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
 @pytest.fixture(scope="module")
 def graceful_server(tmp_path_factory):
     """A server that forgives a client racing its own refreshes for 30 s."""
-    live = serve(
-        tmp_path_factory.mktemp("grace"), workers=4, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
+    yield from serve_with_alice(
+        tmp_path_factory.mktemp("grace"), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
     )
-    try:
-        live.flask("users", "create", "alice", "--password", PASSWORD, "--email", "a@example.com")
-        created = live.flask(
-            "clients", "create", "--name", "Live", "--redirect-uri", REDIRECT_URI, "--json"
-        )
-        live.extra["client"] = json.loads(created)
-        yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture
