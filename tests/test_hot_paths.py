@@ -1,0 +1,127 @@
+"""The fixed-SQL helpers of the hot paths give what Peewee's own queries give; the JWKS cache
+never serves a key set that is out of date."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from models import (
+    AccessToken,
+    Client,
+    ClientSecret,
+    TokenFamily,
+    User,
+    by_id,
+    db,
+    first_raw,
+    insert,
+    utcnow,
+)
+from oauth import keys
+
+
+@pytest.mark.parametrize(
+    "model, lookup",
+    [
+        (Client, lambda c, s, u: Client.by_client_id(c.client_id)),
+        (ClientSecret, lambda c, s, u: ClientSecret.by_prefix(s.prefix)),
+        (User, lambda c, s, u: by_id(User, u.id)),
+    ],
+)
+def test_fixed_sql_rows_equal_peewee_rows(oauth_client, user, model, lookup):
+    client, _ = oauth_client
+    with db.connection_context():
+        secret = ClientSecret.get(ClientSecret.client == client)
+        row = lookup(client, secret, user)
+        expected = model.get_by_id(row.id)
+        assert row.__data__ == expected.__data__  # same values, converted the same way
+        assert not row._dirty
+
+
+def test_missing_rows_are_none(app):
+    with db.connection_context():
+        assert Client.by_client_id("nobody") is None
+        assert ClientSecret.by_prefix("nothing") is None
+        assert by_id(User, None) is None and by_id(User, 10**9) is None
+
+
+def test_insert_writes_what_peewee_reads_back(oauth_client, user):
+    client, _ = oauth_client
+    now = utcnow().replace(microsecond=123456)
+    with db.connection_context(), db.atomic():
+        family = insert(
+            TokenFamily,
+            client=client,
+            user=user,
+            client_secret=None,
+            grant_type="authorization_code",
+            scope="openid",
+            audience="http://a",
+            nonce=None,
+            auth_time=now,
+            created_at=now,
+            expires_at=now + timedelta(days=1),
+        )
+        token = insert(
+            AccessToken,
+            token_hash="h" * 64,
+            family=family.id,
+            client=client.id,
+            user=user.id,
+            scope="openid",
+            audience="http://a",
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
+        )
+    with db.connection_context():
+        stored = AccessToken.get_by_id(token.id)
+        assert stored.family_id == family.id and stored.user_id == user.id
+        assert stored.expires_at == now + timedelta(hours=1) and stored.revoked_at is None
+        assert TokenFamily.get_by_id(family.id).auth_time == now
+
+
+def test_extra_columns_become_attributes(oauth_client):
+    client, _ = oauth_client
+    with db.connection_context():
+        row = first_raw(
+            Client, "SELECT *, 41 + 1 AS answer FROM oauth_client WHERE id = ?", client.id
+        )
+        assert row.answer == 42 and row.client_id == client.client_id
+
+
+def kids(client) -> set[str]:
+    response = client.get("/oauth2/jwks")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return {key["kid"] for key in response.get_json()["keys"]}
+
+
+def test_jwks_follows_a_rotation_by_another_process(app, client, config):
+    """The cached JWK Set is rebuilt when the keys change, whoever changed them."""
+    first = kids(client)
+    assert len(first) == 1 and kids(client) == first  # served from the cache
+    with db.connection_context():
+        new = keys.rotate(timedelta(hours=1))
+    assert kids(client) == first | {new.kid}  # the new key is published at once
+    # Another process retires every published key by expiring it (its own connection).
+    conn = sqlite3.connect(config["DATABASE"])
+    with conn:
+        conn.execute(
+            "UPDATE signing_key SET expires_at = ? WHERE kid != ?",
+            (str(utcnow() - timedelta(seconds=1)), new.kid),
+        )
+    conn.close()
+    assert kids(client) == {new.kid}
+
+
+def test_jwks_drops_a_retired_key_when_it_expires(app, client, monkeypatch):
+    """No write happens when a retired key's publication ends: time alone changes the set."""
+    with db.connection_context():
+        old = keys.active_key()
+        new = keys.rotate(timedelta(minutes=10))
+    assert kids(client) == {old.kid, new.kid}
+    later = utcnow() + timedelta(minutes=11)
+    monkeypatch.setattr(keys, "utcnow", lambda: later)
+    assert kids(client) == {new.kid}
