@@ -68,7 +68,7 @@ def check_method(client: Client, used: str, basic_tried: bool) -> None:
 def check_secret(client: Client, secret: str, basic_tried: bool) -> ClientSecret:
     """The client's secret row matching `secret`: found by prefix, compared in constant time."""
     prefix = crypto.client_secret_prefix(secret)
-    row = ClientSecret.get_or_none(ClientSecret.prefix == prefix) if prefix else None
+    row = ClientSecret.by_prefix(prefix) if prefix else None
     digest = row.secret_hash if row is not None else crypto.sha256_hex("")
     ok = crypto.matches(secret, digest)  # run the comparison whether or not a row was found
     if row is None or not ok or row.client_id != client.id:
