@@ -6,7 +6,6 @@ run in one transaction and record an audit event that never holds a secret or a 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -292,7 +291,7 @@ def create_client(
     now = utcnow()
     with db.atomic():
         client = Client.create(
-            client_id=secrets.token_urlsafe(16),
+            client_id=crypto.new_client_id(),
             registration=registration,
             created_at=now,
             updated_at=now,

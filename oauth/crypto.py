@@ -23,6 +23,15 @@ INITIAL_ACCESS_TOKEN = "gia"  # noqa: S105
 SESSION_ID = "gsi"
 
 
+def new_client_id() -> str:
+    """A public client identifier: 128 random bits as hex.
+
+    Hex, not url-safe base64: an id starting with '-' would read as an option on the command
+    line (`flask clients secret -x...`), and one starting with '_' looks like a typo.
+    """
+    return secrets.token_hex(16)
+
+
 def sha256_hex(value: str) -> str:
     """The at-rest digest of a secret."""
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()

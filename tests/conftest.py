@@ -104,7 +104,7 @@ def make_client(
     """Create a client row (and a secret for confidential clients): (client, secret)."""
     with db.connection_context():
         client = Client.create(
-            client_id=secrets.token_urlsafe(16),
+            client_id=crypto.new_client_id(),
             name=name,
             client_type="public" if public else "confidential",
             token_endpoint_auth_method="none" if public else auth_method,

@@ -184,3 +184,12 @@ def test_resources_add_twice(runner):
 def test_resources_delete_unknown(runner):
     result = runner.invoke(args=["resources", "delete", "https://nope.example.com"])
     assert result.exit_code != 0
+
+
+def test_client_ids_never_look_like_options():
+    """A client_id is typed on command lines: it must not start with '-' (or '_')."""
+    from oauth import crypto
+
+    ids = {crypto.new_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(i[0].isalnum() and len(i) == 32 for i in ids)
