@@ -225,7 +225,32 @@ def wants_json() -> bool:
     return path.startswith(JSON_PREFIXES) and not page  # /oauth2/device_authorization is JSON
 
 
+# Endpoints a client running in a web page (the MCP Inspector, a SPA) calls with its own
+# credentials, never cookies: readable from any origin, and never with Allow-Credentials.
+CLIENT_CORS_PATHS = (
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/register",
+    "/oauth2/userinfo",
+    "/oauth2/device_authorization",
+)
+
+
+def _client_cors(response: Response) -> None:
+    path = request.path
+    if path not in CLIENT_CORS_PATHS and not path.startswith("/oauth2/clients/"):
+        return
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = (
+        "Authorization, Content-Type, MCP-Protocol-Version"
+    )
+    response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After"
+    response.headers["Access-Control-Max-Age"] = "86400"
+
+
 def _security_headers(response: Response) -> Response:
+    _client_cors(response)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype == "text/html":
