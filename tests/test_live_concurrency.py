@@ -107,8 +107,11 @@ def test_32_concurrent_redemptions_of_one_code(server, live_db):
     assert TokenFamily.select().where(TokenFamily.revoked_at.is_null()).count() == 0
 
 
-def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
-    """Strict default: one winner, nine invalid_grant, and the reuses revoke the family."""
+def race_ten_refreshes(server) -> tuple[TokenFamily, httpx.Response]:
+    """Redeem a fresh code, refresh its token from 10 threads at once; check one winner.
+
+    Returns the family and the response to the winner refreshing once more.
+    """
     code, verifier = fresh_code(server)
     first = httpx.post(
         server.url + "/oauth2/token",
@@ -127,13 +130,19 @@ def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
     assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
     family = TokenFamily.select().order_by(TokenFamily.id.desc()).get()
     assert family.refresh_tokens.count() == 2  # the original and exactly one successor
-    assert family.revoked_at is not None  # a rotated token came back: treated as theft
     winner = next(r.json() for r in responses if r.status_code == 200)
     again = httpx.post(
         server.url + "/oauth2/token",
         data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]},
         auth=credentials(server),
     )
+    return family, again
+
+
+def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
+    """Strict default: one winner, nine invalid_grant, and the reuses revoke the family."""
+    family, again = race_ten_refreshes(server)
+    assert family.revoked_at is not None  # a rotated token came back: treated as theft
     assert again.json()["error"] == "invalid_grant"
 
 
@@ -154,34 +163,9 @@ def graceful_db(graceful_server):
 
 
 def test_10_concurrent_refreshes_within_the_grace_keep_the_winner(graceful_server, graceful_db):
-    server = graceful_server
-    code, verifier = fresh_code(server)
-    first = httpx.post(
-        server.url + "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": REDIRECT_URI,
-        },
-        auth=credentials(server),
-    ).json()
-    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
-    responses = post_all(server.url + "/oauth2/token", [form] * 10, credentials(server))
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] + [400] * 9, server.log()[-2000:]
-    assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
-    winner = next(r.json() for r in responses if r.status_code == 200)
-    family = TokenFamily.select().order_by(TokenFamily.id.desc()).get()
-    assert family.revoked_at is None
-    assert family.refresh_tokens.count() == 2  # the original and exactly one successor
-    # the losers were a race, not theft: the winner's tokens keep working
-    again = httpx.post(
-        server.url + "/oauth2/token",
-        data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]},
-        auth=credentials(server),
-    )
-    assert again.status_code == 200
+    family, again = race_ten_refreshes(graceful_server)
+    assert family.revoked_at is None  # the losers were a race, not theft
+    assert again.status_code == 200  # so the winner's tokens keep working
 
 
 def test_login_consent_and_token_across_workers(server):
