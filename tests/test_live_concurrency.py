@@ -46,13 +46,17 @@ def server(tmp_path_factory):
     yield from serve_with_alice(tmp_path_factory.mktemp("live"))
 
 
-@pytest.fixture
-def live_db(server):
-    """This test process's own connection to the live server's database."""
+def connect_to(server):
+    """This test process's own connection to a live server's database."""
     db.init(server.database, pragmas=PRAGMAS)
     with db.connection_context():
         yield
     db.close()
+
+
+@pytest.fixture
+def live_db(server):
+    yield from connect_to(server)
 
 
 def post_all(url: str, forms: list[dict], auth: tuple[str, str]) -> list[httpx.Response]:
@@ -156,10 +160,7 @@ def graceful_server(tmp_path_factory):
 
 @pytest.fixture
 def graceful_db(graceful_server):
-    db.init(graceful_server.database, pragmas=PRAGMAS)
-    with db.connection_context():
-        yield
-    db.close()
+    yield from connect_to(graceful_server)
 
 
 def test_10_concurrent_refreshes_within_the_grace_keep_the_winner(graceful_server, graceful_db):
