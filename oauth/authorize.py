@@ -57,7 +57,7 @@ def authorize():
     try:
         client, redirect_uri, sent = authz_request.verify_client(params)
     except UnverifiedRequest as exc:
-        return error_page("Invalid authorization request", exc.message, 400)
+        return (*error_page("Invalid authorization request", exc.message, exc.status), exc.headers)
     try:
         req = authz_request.validate(params, client, redirect_uri, sent, issuer)
         return _proceed(req, client, params)
