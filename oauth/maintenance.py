@@ -75,14 +75,10 @@ def _idle_unvetted_client(now: datetime) -> Expression:
     issued, and no token still live. Anyone can make these; nobody should have to clean up."""
     since = now - UNVETTED_IDLE
     mine = Client.id
-    used = (
-        _exists(
-            AuthorizationCode,
-            (AuthorizationCode.client == mine) & (AuthorizationCode.created_at > since),
-        )
-        | _exists(DeviceCode, (DeviceCode.client == mine) & (DeviceCode.created_at > since))
-        | _exists(TokenFamily, (TokenFamily.client == mine) & (TokenFamily.created_at > since))
-    )
+    used = [
+        _exists(model, (model.client == mine) & (model.created_at > since))
+        for model in (AuthorizationCode, DeviceCode, TokenFamily)
+    ]
     live_access = _exists(
         AccessToken,
         (AccessToken.client == mine)
