@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "MOCK_ALLOW_REMOTE": False,
     "ALLOW_INSECURE_ISSUER": False,
     "TRUSTED_PROXIES": 0,  # how many reverse proxies' X-Forwarded-* headers to trust
+    "CIMD_HOSTS": "",  # registration=admin: hosts whose client metadata documents are accepted
     "CIMD_ALLOWLIST": "",  # test-only: hosts a client metadata document may resolve to
     "CIMD_CA_BUNDLE": "",  # test-only: extra CA file trusted when fetching those documents
     "MAX_CONTENT_LENGTH": 64 * 1024,  # protocol bodies are small; 413 beyond this
@@ -346,7 +347,8 @@ def db_status() -> None:
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--pause", default=0.01, show_default=True, help="Seconds to yield between batches.")
 def db_purge(batch_size: int, pause: float) -> None:
-    """Delete expired codes, tokens, device codes, sessions, throttle events; checkpoint the WAL.
+    """Delete expired codes, tokens, device codes, sessions, throttle events, and unvetted
+    clients unused for 30 days; checkpoint the WAL.
 
     Safe while serving: each batch is its own short write transaction.
     """

@@ -236,3 +236,10 @@ CREATE TABLE mock_forced_error (
   created_at TEXT NOT NULL
 );
 CREATE INDEX mock_forced_error_endpoint ON mock_forced_error (endpoint);
+
+-- migrate: 2
+-- Two kinds of clients: `vetted` ones an administrator created or approved, and unvetted ones
+-- that registered themselves (RFC 7591, metadata documents, mock-mode adoption). Existing
+-- admin-created clients are vetted; everything else starts unvetted.
+ALTER TABLE oauth_client ADD COLUMN vetted INTEGER NOT NULL DEFAULT 0;
+UPDATE oauth_client SET vetted = 1 WHERE registration = 'admin';

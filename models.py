@@ -113,6 +113,7 @@ class Client(BaseModel):
     software_version = TextField(null=True)
     application_type = TextField(default="web")
     registration = TextField(default="admin")  # admin | dynamic | metadata_document | mock
+    vetted = BooleanField(default=False)  # created or approved by an administrator
     registration_token_hash = TextField(null=True, unique=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

@@ -140,8 +140,11 @@ def render_app(client: Client, new_secret: str | None = None):
 @admin_required
 def app_list():
     q = request.args.get("q", "").strip()
-    rows, count = apps.find_apps(q, limit=200)
-    return render_template("admin/apps.html", clients=rows, count=count, q=q)
+    vetted = request.args.get("vetted", "")
+    trust = {"yes": True, "no": False}.get(vetted)
+    rows, count = apps.find_apps(q, limit=200, vetted=trust)
+    vetted = vetted if trust is not None else ""
+    return render_template("admin/apps.html", clients=rows, count=count, q=q, vetted=vetted)
 
 
 @bp.route("/apps/new", methods=["GET", "POST"])
@@ -151,7 +154,7 @@ def app_new():
     if request.method == "GET":
         form.grant_types.data = list(apps.DEFAULT_GRANT_TYPES)
     elif form.validate_on_submit() and (clean := form.checked()) is not None:
-        client, secret = apps.create_client(clean, g.actor.username, client_ip())
+        client, secret = apps.create_client(clean, g.actor.username, client_ip(), vetted=True)
         return render_app(client, secret)
     return render_template("admin/app_form.html", form=form, client=None)
 
@@ -174,6 +177,16 @@ def app_edit(client_id: str):
         flash("Saved." if changes else "Nothing changed.", "success")
         return redirect(url_for("admin.app_page", client_id=client.client_id))
     return render_template("admin/app_form.html", form=form, client=client)
+
+
+@bp.post("/apps/<client_id>/vet")
+@admin_required
+def app_vet(client_id: str):
+    """An administrator vouches for a self-registered app (audited)."""
+    client = get_app_or_404(client_id)
+    if apps.vet_client(client, g.actor.username, client_ip()):
+        flash(f"{client.name} is now vetted.", "success")
+    return redirect(url_for("admin.app_page", client_id=client.client_id))
 
 
 @bp.post("/apps/<client_id>/secrets")

@@ -247,6 +247,7 @@ def app_json(client: Client, issuer: str) -> dict[str, Any]:
         "client_id": client.client_id,
         **app_fields(client),
         "registration": client.registration,
+        "vetted": client.vetted,
         "created_at": timestamp(client.created_at),
         "updated_at": timestamp(client.updated_at),
         "endpoints": endpoints(issuer),
@@ -266,11 +267,16 @@ def secret_json(row: ClientSecret) -> dict[str, Any]:
 # -- queries and writes --------------------------------------------------------------------
 
 
-def find_apps(q: str = "", limit: int | None = 50, offset: int = 0) -> tuple[list[Client], int]:
-    """Apps whose name contains `q` (any case), newest first: (page, total count)."""
+def find_apps(
+    q: str = "", limit: int | None = 50, offset: int = 0, vetted: bool | None = None
+) -> tuple[list[Client], int]:
+    """Apps whose name contains `q` (any case), vetted or not (None: both), newest first:
+    (page, total count)."""
     query = Client.select()
     if q:
         query = query.where(fn.instr(fn.lower(Client.name), q.lower()) > 0)
+    if vetted is not None:
+        query = query.where(Client.vetted == vetted)
     total = query.count()
     rows = list(query.order_by(Client.id.desc()).limit(limit).offset(offset))
     return rows, total
@@ -285,14 +291,19 @@ def _new_secret(client: Client, now: datetime) -> tuple[ClientSecret, str]:
 
 
 def create_client(
-    clean: dict[str, Any], actor: str, ip: str = "", registration: str = "admin"
+    clean: dict[str, Any], actor: str, ip: str = "", *, registration: str = "admin", vetted: bool
 ) -> tuple[Client, str | None]:
-    """Store a validated app; a confidential one gets its first secret: (client, secret)."""
+    """Store a validated app; a confidential one gets its first secret: (client, secret).
+
+    `vetted`: an administrator created it (UI, API, CLI, mock control API); a client that
+    registered itself is not, and may do less (README "Security model").
+    """
     now = utcnow()
     with db.atomic():
         client = Client.create(
             client_id=crypto.new_client_id(),
             registration=registration,
+            vetted=vetted,
             created_at=now,
             updated_at=now,
             **clean,
@@ -301,8 +312,26 @@ def create_client(
         if not client.is_public:
             _, value = _new_secret(client, now)
         changes = {field: [None, clean[field]] for field in FIELDS if field in clean}
-        audit(actor, "app.create", "app", client.client_id, changes, ip)
+        audit(
+            actor, "app.create", "app", client.client_id, {**changes, **vetted_change(client)}, ip
+        )
     return client, value
+
+
+def vetted_change(client: Client) -> dict[str, list]:
+    """How a new client's trust shows in its `app.create` audit event."""
+    return {"vetted": [None, client.vetted], "registration": [None, client.registration]}
+
+
+def vet_client(client: Client, actor: str, ip: str = "") -> bool:
+    """An administrator vouches for a self-registered client (audited); False if it already was."""
+    if client.vetted:
+        return False
+    with db.atomic():
+        Client.update(vetted=True, updated_at=utcnow()).where(Client.id == client.id).execute()
+        audit(actor, "app.vet", "app", client.client_id, {"vetted": [False, True]}, ip)
+    client.vetted = True
+    return True
 
 
 def update_client(client: Client, clean: dict[str, Any], actor: str, ip: str = "") -> dict:

@@ -90,12 +90,18 @@ def _validated(problems: apps.Problems) -> None:
 @bp.get("/apps")
 @admin_required_api
 def list_apps():
-    """Apps, newest first: `q` (name contains), `limit` (<= 200), `offset`; with `count`."""
+    """Apps, newest first: `q` (name contains), `vetted` (true/false), `limit` (<= 200),
+    `offset`; with `count`."""
     problems: apps.Problems = []
     limit = _int_arg("limit", 50, 1, problems)
     offset = _int_arg("offset", 0, 0, problems)
+    vetted = request.args.get("vetted")
+    if vetted not in (None, "true", "false"):
+        problems.append({"field": "vetted", "detail": "must be true or false"})
     _validated(problems)
-    rows, count = apps.find_apps(request.args.get("q", ""), min(limit, MAX_LIMIT), offset)
+    trust = None if vetted is None else vetted == "true"
+    q = request.args.get("q", "")
+    rows, count = apps.find_apps(q, min(limit, MAX_LIMIT), offset, vetted=trust)
     issuer = current_app.config["ISSUER"]
     return _json({"apps": [apps.app_json(c, issuer) for c in rows], "count": count})
 
@@ -106,7 +112,7 @@ def new_app():
     """Create an app (201); a confidential app's first `client_secret` is returned this once."""
     clean, problems = apps.validate_app(request_json())
     _validated(problems)
-    client, secret = apps.create_client(clean, _actor(), client_ip())
+    client, secret = apps.create_client(clean, _actor(), client_ip(), vetted=True)
     body = apps.app_json(client, current_app.config["ISSUER"])
     if secret is not None:
         body["client_secret"] = secret
@@ -130,6 +136,15 @@ def update_app(client_id: str):
     clean, problems = apps.validate_update(client, request_json(), request.method == "PATCH")
     _validated(problems)
     apps.update_client(client, clean, _actor(), client_ip())
+    return _json(apps.app_json(client, current_app.config["ISSUER"]))
+
+
+@bp.post("/apps/<client_id>/vet")
+@admin_required_api
+def vet_app(client_id: str):
+    """Vet a self-registered app: an administrator vouches for it (audited; idempotent)."""
+    client = get_app_or_404(client_id)
+    apps.vet_client(client, _actor(), client_ip())
     return _json(apps.app_json(client, current_app.config["ISSUER"]))
 
 

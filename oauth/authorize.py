@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from flask_wtf import FlaskForm
@@ -14,10 +14,17 @@ from wtforms.validators import AnyOf, DataRequired
 from models import AuthorizationCode, Client, Consent, UserSession, db, utcnow
 from oauth import authz_request, crypto, mock_clients, mock_provider
 from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
-from oauth.describe import consent_context
-from oauth.errors import NO_STORE, OAuthError, add_query, error_page, redirect_error
+from oauth.describe import consent_context, host_of
+from oauth.errors import (
+    NO_STORE,
+    OAuthError,
+    add_query,
+    error_page,
+    error_redirect_uri,
+    redirect_error,
+)
 from oauth.session import client_ip, current_session, login_url, logout_user
-from oauth.validation import find_redirect_uri
+from oauth.validation import find_redirect_uri, is_loopback_host
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth2")
 
@@ -50,13 +57,40 @@ def authorize():
     try:
         client, redirect_uri, sent = authz_request.verify_client(params)
     except UnverifiedRequest as exc:
-        return error_page("Invalid authorization request", exc.message, 400)
+        return (*error_page("Invalid authorization request", exc.message, exc.status), exc.headers)
     try:
         req = authz_request.validate(params, client, redirect_uri, sent, issuer)
         return _proceed(req, client, params)
     except OAuthError as exc:
         state = authz_request.state_of(params)
+        if confirms_error_redirect(client, redirect_uri):
+            return _error_notice(client, error_redirect_uri(redirect_uri, exc, state, issuer), exc)
         return redirect_error(redirect_uri, exc, state, issuer, _status())
+
+
+def confirms_error_redirect(client: Client, redirect_uri: str) -> bool:
+    """Whether an error before consent is shown on a page instead of redirected.
+
+    RFC 9700 §4.11.2: anyone can register a client, so an error redirect to its https site
+    would make us an open redirector. Native apps' loopback and private-use-scheme URIs
+    cannot be abused that way and keep their redirect; so do vetted clients.
+    """
+    parts = urlsplit(redirect_uri)
+    return (
+        not client.vetted and parts.scheme == "https" and not is_loopback_host(parts.hostname or "")
+    )
+
+
+def _error_notice(client: Client, target: str, exc: OAuthError) -> tuple[str, int, dict]:
+    """The error, and a link (not a redirect) back to the unvetted client's site."""
+    body = render_template(
+        "authorize/error_notice.html",
+        client=client,
+        error=exc,
+        target=target,
+        target_host=host_of(target),
+    )
+    return body, 400, NO_STORE
 
 
 def _proceed(req: AuthorizationRequest, client: Client, params: dict) -> Response | str:

@@ -44,9 +44,11 @@ MAX_AGE_CAP = 10**12  # larger values mean "no limit"; keeps int() and arithmeti
 class UnverifiedRequest(Exception):
     """The client or redirect URI could not be verified: explain on a page, never redirect."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int = 400, headers: dict | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status  # 429 or 503 (with Retry-After) when a document fetch must wait
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,8 @@ def check_client(params: Params) -> Client:
     try:
         client = cimd.find_client(values[0])  # an https client_id is a metadata document
     except cimd.CIMDError as exc:
-        raise UnverifiedRequest(
-            exc.description or "The client metadata document is unusable."
-        ) from exc
+        message = exc.description or "The client metadata document is unusable."
+        raise UnverifiedRequest(message, exc.status, exc.headers) from exc
     if client is None:
         raise UnverifiedRequest("No application is registered with this client_id.")
     return client

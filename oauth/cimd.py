@@ -3,8 +3,14 @@
 A `client_id` that is an https URL names a JSON document describing the client. We fetch it
 (`oauth.cimd_fetch`) outside any database transaction, check it, and keep the client as a
 `registration="metadata_document"` row keyed by the URL, refreshed on every re-fetch, so codes
-and tokens can reference it. Successes are cached briefly per worker (Cache-Control max-age,
-capped at an hour); failures never are.
+and tokens can reference it; it is unvetted until an administrator vets it.
+
+The registration policy covers documents as it covers RFC 7591: `off` accepts none, `admin`
+only those on the hosts `GATEHOUSE_CIMD_HOSTS` names, `open` any. Fetches are limited: per
+caller IP (counted in SQLite, across workers), at most MAX_FETCHES at once per worker (503
+beyond), and a failure is remembered for FAILURE_TTL seconds per URL (per host when the host
+could not be reached) instead of being retried. Successes are cached briefly per worker
+(Cache-Control max-age, capped at an hour).
 
 Test-only config: `CIMD_ALLOWLIST` (comma-separated `host` or `host:port` that may resolve to
 a non-public address) and `CIMD_CA_BUNDLE` (a CA file to trust instead of the system store).
@@ -12,14 +18,19 @@ a non-public address) and `CIMD_CA_BUNDLE` (a CA file to trust instead of the sy
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
-from models import Client, db, utcnow
+from models import Client, audit, db, utcnow
+from oauth import throttle
+from oauth.apps import vetted_change
 from oauth.cimd_fetch import (
     CIMDError,
     allowlisted,
@@ -30,6 +41,7 @@ from oauth.cimd_fetch import (
 )
 from oauth.client_metadata import check_client_metadata
 from oauth.errors import OAuthError
+from oauth.session import client_ip
 
 __all__ = [
     "CIMDError",
@@ -42,8 +54,14 @@ __all__ = [
     "max_age",
 ]
 MAX_CACHE_ENTRIES = 256
+FETCH_LIMIT = 20  # fetches per caller IP per window, across workers
+FETCH_WINDOW = timedelta(minutes=1)
+MAX_FETCHES = 4  # concurrent fetches per worker process; each may hold a thread for 5 s
+FAILURE_TTL = 30.0  # seconds a failed URL (or unreachable host) is not fetched again
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_failures: dict[str, tuple[float, str]] = {}  # "url:…" / "host:…" -> (until, description)
 _cache_lock = threading.Lock()
+_fetch_slots = threading.BoundedSemaphore(MAX_FETCHES)
 
 
 def is_metadata_url(client_id: str) -> bool:
@@ -73,27 +91,113 @@ def check_document(document: dict[str, Any], url: str) -> dict[str, Any]:
         raise CIMDError(f"The client metadata document is invalid: {exc.description}") from None
 
 
+def trusted_hosts(setting: str) -> set[str]:
+    """GATEHOUSE_CIMD_HOSTS as a set: host names separated by commas and/or whitespace."""
+    return {host.lower().rstrip(".") for host in re.split(r"[\s,]+", setting or "") if host}
+
+
+def check_policy(url: str, config: Mapping[str, Any]) -> None:
+    """The registration policy, applied to metadata documents as to RFC 7591."""
+    policy = config["REGISTRATION"]
+    if policy == "off":
+        raise CIMDError(
+            "This server does not accept client metadata documents (registration is off). "
+            "Ask its administrator to register the application."
+        )
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if policy == "admin" and host not in trusted_hosts(config.get("CIMD_HOSTS", "")):
+        raise CIMDError(
+            f"This server accepts client metadata documents only from hosts its administrator "
+            f"trusts, and {host} is not one of them."
+        )
+
+
+def _remember(table: dict[str, tuple[float, Any]], key: str, value: tuple[float, Any]) -> None:
+    """Store in a bounded per-worker table, evicting the oldest entries (call under the lock)."""
+    table.pop(key, None)
+    while len(table) >= MAX_CACHE_ENTRIES:
+        table.pop(next(iter(table)))  # oldest first (dicts keep insertion order)
+    table[key] = value
+
+
+def _failure_keys(url: str) -> tuple[str, str]:
+    return f"url:{url}", f"host:{urlsplit(url).hostname}"
+
+
+def recent_failure(url: str, now: float) -> str | None:
+    """Why `url` (or its host) failed within FAILURE_TTL, or None."""
+    with _cache_lock:
+        for key in _failure_keys(url):
+            hit = _failures.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+    return None
+
+
+def check_fetch_rate() -> None:
+    """At most FETCH_LIMIT document fetches per caller IP per window, counted in SQLite."""
+    try:
+        throttle.reserve([(f"cimd:ip:{client_ip()}", FETCH_LIMIT)], FETCH_WINDOW)
+    except throttle.Throttled as exc:
+        headers = {"Retry-After": str(exc.retry_after)}
+        raise CIMDError(
+            "Too many client metadata documents fetched from your address; retry later.",
+            429,
+            headers,
+        ) from None
+
+
+def fetch_checked(url: str, allowlist: str, cafile: str | None) -> tuple[dict[str, Any], int]:
+    """Fetch and check a document within this worker's limit of concurrent fetches."""
+    if not _fetch_slots.acquire(blocking=False):
+        raise CIMDError(
+            "The server is fetching too many client metadata documents; retry shortly.",
+            503,
+            {"Retry-After": "5"},
+        )
+    try:
+        document, ttl = fetch_document(url, allowlist, cafile)
+        return check_document(document, url), ttl
+    finally:
+        _fetch_slots.release()
+
+
 def load_metadata(url: str, allowlist: str = "", cafile: str | None = None) -> dict[str, Any]:
-    """The checked metadata for `url`, from this worker's cache or freshly fetched."""
+    """The checked metadata for `url`, from this worker's cache or freshly fetched.
+
+    A recent failure is answered again without fetching; call inside a request (the fetch
+    limit counts the caller's IP).
+    """
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(url)
     if hit is not None and hit[0] > now:
         return hit[1]
-    document, ttl = fetch_document(url, allowlist, cafile)
-    clean = check_document(document, url)
+    failure = recent_failure(url, now)
+    if failure is not None:
+        raise CIMDError(failure)
+    check_fetch_rate()
+    try:
+        clean, ttl = fetch_checked(url, allowlist, cafile)
+    except CIMDError as exc:
+        if exc.status == 400:  # a busy or throttled answer says nothing about the URL
+            url_key, host_key = _failure_keys(url)
+            with _cache_lock:
+                for key in (url_key, host_key) if exc.host_wide else (url_key,):
+                    _remember(_failures, key, (now + FAILURE_TTL, exc.description))
+        raise
     with _cache_lock:
         _cache.pop(url, None)
         if ttl > 0:
-            while len(_cache) >= MAX_CACHE_ENTRIES:
-                _cache.pop(next(iter(_cache)))  # oldest first (dicts keep insertion order)
-            _cache[url] = (now + ttl, clean)
+            _remember(_cache, url, (now + ttl, clean))
     return clean
 
 
 def clear_cache() -> None:
+    """Forget this worker's cached documents and failures."""
     with _cache_lock:
         _cache.clear()
+        _failures.clear()
 
 
 def upsert_client(url: str, clean: dict[str, Any]) -> Client:
@@ -102,13 +206,18 @@ def upsert_client(url: str, clean: dict[str, Any]) -> Client:
         row = Client.by_client_id(url)
         if row is None:
             now = utcnow()
-            return Client.create(
+            row = Client.create(
                 client_id=url,
                 registration="metadata_document",
+                vetted=False,  # it describes itself; an administrator may vet it later
                 created_at=now,
                 updated_at=now,
                 **clean,
             )
+            changes = {"name": [None, row.name], "redirect_uris": [None, row.redirect_uris]}
+            changes.update(vetted_change(row))
+            audit("cimd", "app.create", "app", url, changes, client_ip())
+            return row
         changed = {k: v for k, v in clean.items() if getattr(row, k) != v}
         if changed and row.registration == "metadata_document":
             Client.update(updated_at=utcnow(), **changed).where(Client.id == row.id).execute()
@@ -128,9 +237,10 @@ def find_client(client_id: str) -> Client | None:
     existing = Client.by_client_id(client_id)
     if existing is not None and existing.registration != "metadata_document":
         return existing  # an administrator registered this URL as a client_id
+    config = current_app.config
+    check_policy(client_id, config)
     if db.in_transaction():
         raise RuntimeError("fetch client metadata documents outside database transactions")
-    config = current_app.config
     clean = load_metadata(client_id, config.get("CIMD_ALLOWLIST", ""), config.get("CIMD_CA_BUNDLE"))
     return upsert_client(client_id, clean)
 

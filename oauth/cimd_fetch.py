@@ -30,16 +30,39 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are a
 # Special-use space Python 3.11's is_global still calls global: IETF protocol assignments
 # (RFC 6890; its two anycast addresses are no place for a document either) and the local-use
 # NAT64 prefix (RFC 8215), where a local translator may reach any private IPv4 host.
-NOT_PUBLIC = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Also IPv6 forms Python may call global: IPv4-compatible (::/96, deprecated by RFC 4291
+# §2.5.5.1), site-local (fec0::/10, deprecated by RFC 3879) and IPv4-translated
+# (::ffff:0:0:0/96, RFC 2765), each of which a stack may route to a private IPv4 host.
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(net)
+    for net in ("192.0.0.0/24", "64:ff9b:1::/48", "::/96", "fec0::/10", "::ffff:0:0:0/96")
+)
+# Every network failure (no address, a non-public address, refused, reset, TLS, timeout) gives
+# the caller this one answer: what differs would tell an attacker which ports are open.
+FETCH_FAILED = "Could not fetch the client metadata document."
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 
 
 class CIMDError(OAuthError):
-    """The document could not be used; the description says why (shown, never redirected)."""
+    """The document could not be used; the description says why (shown, never redirected).
 
-    def __init__(self, description: str) -> None:
-        super().__init__("invalid_client", description, 400)
+    `host_wide`: the host could not be reached at all, so its other URLs would fail too.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+        host_wide: bool = False,
+    ) -> None:
+        super().__init__("invalid_client", description, status, headers)
+        self.host_wide = host_wide
+
+
+def fetch_failed() -> CIMDError:
+    return CIMDError(FETCH_FAILED, host_wide=True)
 
 
 def client_id_url_problem(url: str) -> str | None:
@@ -151,11 +174,11 @@ def _vetted_addresses(host: str, port: int, allowlist: str) -> list[str]:
     """Resolve `host`; refuse if any address is non-public (unless allowlisted)."""
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise CIMDError(f"Could not resolve {host}.") from exc
+    except (OSError, ValueError):  # ValueError: a name IDNA cannot encode
+        raise fetch_failed() from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not allowlisted(host, port, allowlist) and not all(map(is_public_address, addresses)):
-        raise CIMDError(f"{host} resolves to a non-public address; refusing to fetch it.")
+        raise fetch_failed()
     return addresses
 
 
@@ -166,7 +189,6 @@ def _get(url: str, allowlist: str, cafile: str | None, deadline: float, limit: i
     host, port = parts.hostname or "", parts.port or 443
     tls = ssl.create_default_context(cafile=cafile or None)
     tls.sslsocket_class = DeadlineSSLSocket
-    last: Exception | None = None
     for address in _vetted_addresses(host, port, allowlist):
         conn = response = None
         try:
@@ -174,16 +196,16 @@ def _get(url: str, allowlist: str, cafile: str | None, deadline: float, limit: i
             conn.request("GET", parts.path, headers={"Accept": "application/json"})
             response = conn.getresponse()
             return _read(response, limit)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException):
             if time.monotonic() >= deadline:
                 raise TimeoutError("out of time") from None  # no time left for another address
-            last = exc  # try the next vetted address
+            continue  # try the next vetted address
         finally:
             if response is not None:
                 response.close()  # the response owns the socket once the server closes
             if conn is not None:
                 conn.close()
-    raise CIMDError(f"Could not fetch the client metadata document ({type(last).__name__}).")
+    raise fetch_failed()
 
 
 def _read(response: http.client.HTTPResponse, limit: int) -> tuple[bytes, str | None]:
@@ -229,7 +251,7 @@ def fetch_document(
     try:
         body, cache_control = future.result(timeout=timeout)
     except (concurrent.futures.TimeoutError, TimeoutError):  # waiting, or the fetch itself
-        raise CIMDError(f"Fetching the client metadata document took over {timeout:g} s.") from None
+        raise fetch_failed() from None
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

@@ -56,7 +56,7 @@ def clients_create(name, redirect_uris, public, auth_method, grant_types, scope,
         data["token_endpoint_auth_method"] = auth_method
     with db.connection_context():
         try:
-            client, secret = apps.create_client(apps.check_app(data), ACTOR)
+            client, secret = apps.create_client(apps.check_app(data), ACTOR, vetted=True)
         except apps.AppError as error:
             raise _fail(error) from None
         body = apps.app_json(client, current_app.config["ISSUER"])

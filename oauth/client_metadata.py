@@ -31,6 +31,10 @@ MAX_NAME = 100
 MAX_TEXT = 200
 MAX_CONTACTS = 10
 DEFAULT_NAME = "Unnamed client"
+MACHINE_GRANT_REFUSED = (
+    "must not contain client_credentials: only clients an administrator created or vetted "
+    "get tokens for themselves"
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -118,11 +122,14 @@ FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def check_client_metadata(data: Any, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def check_client_metadata(
+    data: Any, defaults: Mapping[str, Any] | None = None, vetted: bool = False
+) -> dict[str, Any]:
     """Validate registration metadata; return `Client` column values.
 
     Unknown members are ignored and `null` counts as absent (RFC 7591 §2). `defaults` supplies
-    values for absent members (an update keeps the stored auth method).
+    values for absent members (an update keeps the stored auth method). Only a `vetted` client
+    (an administrator vouched for it) may hold client_credentials.
     """
     if not isinstance(data, Mapping):
         raise invalid("The request body", "must be a JSON object")
@@ -130,6 +137,10 @@ def check_client_metadata(data: Any, defaults: Mapping[str, Any] | None = None) 
     method = data.get("token_endpoint_auth_method", (defaults or {}).get("auth_method"))
     method = check_choice("token_endpoint_auth_method", method or AUTH_METHODS[0], AUTH_METHODS)
     grants = _strings("grant_types", data.get("grant_types", ["authorization_code"]), 8)
+    if not vetted and "client_credentials" in grants:
+        # RFC 7591 §5 leaves it to policy; like Keycloak's anonymous-registration policies, a
+        # client nobody vetted acts for people only, never as itself.
+        raise invalid("grant_types", MACHINE_GRANT_REFUSED)
     default_response = ["code"] if "authorization_code" in grants else []
     response_types = _strings("response_types", data.get("response_types", default_response), 4)
     check_grants(grants, response_types, method == "none")

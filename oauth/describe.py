@@ -13,8 +13,6 @@ SCOPE_WORDS = {
     "email": "See your email address",
     "offline_access": "Stay signed in (refresh tokens)",
 }
-# How an app got here; all but "admin" were registered by the app itself and are unverified.
-UNVERIFIED_REGISTRATIONS = ("dynamic", "metadata_document", "mock")
 
 
 def audience_name(audience: str, issuer: str) -> str:
@@ -49,7 +47,8 @@ def host_of(uri: str) -> str:
 
 
 def is_unverified(client: Client) -> bool:
-    return client.registration in UNVERIFIED_REGISTRATIONS
+    """Whether no administrator created or vetted this client (it registered itself)."""
+    return not client.vetted
 
 
 def consent_context(req: AuthorizationRequest, client: Client, user: User, issuer: str) -> dict:

@@ -61,13 +61,18 @@ def add_query(uri: str, params: dict[str, str | None]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
+def error_redirect_uri(redirect_uri: str, exc: OAuthError, state: str | None, issuer: str) -> str:
+    """Where an authorization error response goes: the redirect URI with the error added."""
+    params = {"error": exc.error, "error_description": exc.description, "state": state}
+    params["iss"] = issuer
+    return add_query(redirect_uri, params)
+
+
 def redirect_error(
     redirect_uri: str, exc: OAuthError, state: str | None, issuer: str, status: int = 302
 ) -> Response:
     """Authorization error sent back to a verified redirect_uri (§4.1.2.1, RFC 9207 `iss`)."""
-    params = {"error": exc.error, "error_description": exc.description, "state": state}
-    params["iss"] = issuer
-    response = redirect(add_query(redirect_uri, params), code=status)
+    response = redirect(error_redirect_uri(redirect_uri, exc, state, issuer), code=status)
     response.headers.update(NO_STORE)
     return response
 

@@ -86,18 +86,26 @@ WHERE t.token_hash = ?
 """
 
 
+def may_see(row: AccessToken, caller: Client) -> bool:
+    """Whether `caller` may learn that the token in `row` is active (RFC 7662 §4).
+
+    A client sees the tokens issued to itself; a resource's owner sees its resource's tokens;
+    other vetted clients that own no resource see tokens whose audience has no owner. A client
+    nobody vetted sees only its own.
+    """
+    if row.client_id == caller.id or (row.owner_id is not None and row.owner_id == caller.id):
+        return True
+    return row.owner_id is None and caller.vetted and not row.caller_owns
+
+
 def introspect_token(token: str, caller: Client) -> dict:
     """The RFC 7662 §2.2 answer for `token` as seen by `caller`: one indexed lookup."""
     digest = _digest(token, crypto.ACCESS_TOKEN)
     if digest is None:
         return INACTIVE
     row = first_raw(AccessToken, INTROSPECT_SQL, caller.id, digest)
-    if row is None or not row.is_active(utcnow()):
+    if row is None or not row.is_active(utcnow()) or not may_see(row, caller):
         return INACTIVE
-    if row.owner_id is not None and row.owner_id != caller.id:
-        return INACTIVE  # an owned resource's tokens are visible to their owner only
-    if row.owner_id is None and row.caller_owns:
-        return INACTIVE  # a resource's owner sees only its own resources' tokens (RFC 7662 §4)
     body = {
         "active": True,
         "scope": row.scope,

@@ -19,6 +19,7 @@ from peewee import Expression, Model, fn
 from models import (
     AccessToken,
     AuthorizationCode,
+    Client,
     DeviceCode,
     InitialAccessToken,
     RefreshToken,
@@ -34,6 +35,8 @@ from models import (
 GRACE = timedelta(days=1)
 # Throttle counters only look back minutes; a day is far beyond any window in use.
 THROTTLE_KEEP = timedelta(days=1)
+# A client that registered itself and has not been used for this long is forgotten.
+UNVETTED_IDLE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class Rule:
 
     model: type[Model]
     garbage: Callable[[datetime], Expression]
+    label: str = ""  # how `db purge` names what it deleted; the table name by default
+
+    @property
+    def name(self) -> str:
+        return self.label or self.model._meta.table_name
 
 
 def _exists(model: type[Model], condition: Expression) -> Expression:
@@ -62,6 +70,37 @@ def _session_garbage(now: datetime) -> Expression:
     return (UserSession.expires_at < now) | (UserSession.revoked_at < now - GRACE)
 
 
+def _idle_unvetted_client(now: datetime) -> Expression:
+    """Unvetted, and for UNVETTED_IDLE: not created or changed, no code, device code or token
+    issued, and no token still live. Anyone can make these; nobody should have to clean up."""
+    since = now - UNVETTED_IDLE
+    mine = Client.id
+    used = [
+        _exists(model, (model.client == mine) & (model.created_at > since))
+        for model in (AuthorizationCode, DeviceCode, TokenFamily)
+    ]
+    live_access = _exists(
+        AccessToken,
+        (AccessToken.client == mine)
+        & AccessToken.revoked_at.is_null()
+        & (AccessToken.expires_at > now),
+    )
+    live_refresh = fn.EXISTS(
+        RefreshToken.select(RefreshToken.id)
+        .join(TokenFamily)
+        .where(
+            (TokenFamily.client == mine)
+            & TokenFamily.revoked_at.is_null()
+            & RefreshToken.revoked_at.is_null()
+            & RefreshToken.rotated_at.is_null()
+            & (RefreshToken.expires_at > now)
+        )
+    )
+    idle = (Client.created_at < since) & (Client.updated_at < since)
+    unused = ~used[0] & ~used[1] & ~used[2]
+    return (Client.vetted == False) & idle & unused & ~live_access & ~live_refresh  # noqa: E712
+
+
 # Order matters: tokens before their families, so families empty out in the same run.
 RULES: list[Rule] = [
     Rule(AuthorizationCode, lambda now: AuthorizationCode.expires_at < now - GRACE),
@@ -72,6 +111,8 @@ RULES: list[Rule] = [
     Rule(UserSession, _session_garbage),
     Rule(InitialAccessToken, lambda now: InitialAccessToken.expires_at < now - GRACE),
     Rule(ThrottleEvent, lambda now: ThrottleEvent.created_at < now - THROTTLE_KEEP),
+    # Last: its codes and tokens cascade with it.
+    Rule(Client, _idle_unvetted_client, "unvetted clients unused for 30 days"),
 ]
 
 
@@ -91,11 +132,9 @@ def purge_table(rule: Rule, now: datetime, batch_size: int, pause: float = 0.0) 
 
 
 def purge(now: datetime | None = None, batch_size: int = 500, pause: float = 0.0) -> dict[str, int]:
-    """Purge every table's expired rows; return {table: rows deleted}."""
+    """Purge every table's expired rows; return {table or rule label: rows deleted}."""
     now = now or utcnow()
-    return {
-        rule.model._meta.table_name: purge_table(rule, now, batch_size, pause) for rule in RULES
-    }
+    return {rule.name: purge_table(rule, now, batch_size, pause) for rule in RULES}
 
 
 def checkpoint() -> tuple[int, int, int]:

@@ -74,7 +74,8 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
         request_uri_parameter_supported=False,  # OIDC Discovery §3: the default is true
         prompt_values_supported=["none", "login", "consent"],
         authorization_response_iss_parameter_supported=True,  # RFC 9207 §3
-        client_id_metadata_document_supported=True,
+        # GATEHOUSE_REGISTRATION=off turns off both ways a client can register itself.
+        client_id_metadata_document_supported=registration,
     )
     return doc
 

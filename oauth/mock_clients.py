@@ -1,7 +1,7 @@
 """Mock mode's clients and tokens: unknown clients adopted on the fly, minted test tokens.
 
 GATEHOUSE_MOCK_ANY_CLIENT=1 registers an unknown `client_id` at /oauth2/authorize as a public
-client (`registration="mock"`, shown unverified) with the redirect URI it used, when that URI
+client (`registration="mock"`, unvetted) with the redirect URI it used, when that URI
 passes the registration rules. Minted tokens are real: an opaque access token stored like any
 other (so introspection and /api/v2/users/me accept it) and an id_token signed with our keys.
 """
@@ -45,9 +45,15 @@ def adopt_unknown_client(params: dict[str, list[str]], ip: str = "") -> Client |
     try:
         with db.atomic():
             client = Client.create(
-                client_id=client_id, registration="mock", created_at=now, updated_at=now, **clean
+                client_id=client_id,
+                registration="mock",
+                vetted=False,  # nobody chose it: it named itself
+                created_at=now,
+                updated_at=now,
+                **clean,
             )
             changes = {field: [None, clean[field]] for field in ("name", "redirect_uris")}
+            changes.update(apps.vetted_change(client))
             audit(MOCK_ACTOR, "app.create", "app", client_id, changes, ip)
     except IntegrityError:  # another worker adopted it first
         return None
@@ -62,7 +68,7 @@ def create_client(data: Any, actor: str, ip: str) -> tuple[Client, str | None]:
     clean, problems = apps.validate_app(data)
     if problems:
         raise MockError("Validation failed.", problems)
-    return apps.create_client(clean, actor, ip, registration="mock")
+    return apps.create_client(clean, actor, ip, registration="mock", vetted=True)
 
 
 def check_mint(data: Any, issuer: str) -> dict[str, Any]:

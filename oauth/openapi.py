@@ -225,6 +225,11 @@ def paths() -> dict[str, Any]:
                 security=ADMIN,
                 parameters=[
                     {"name": "q", "in": "query", "schema": string},
+                    {
+                        "name": "vetted",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
                     {"name": "limit", "in": "query", "schema": {**integer, "minimum": 1}},
                     {"name": "offset", "in": "query", "schema": {**integer, "minimum": 0}},
                 ],
@@ -267,6 +272,19 @@ def paths() -> dict[str, Any]:
                 "management",
                 {
                     "204": {"description": "Deleted"},
+                    **ADMIN_ERRORS,
+                    "404": api_error("No such app"),
+                },
+                security=ADMIN,
+            ),
+        },
+        apps + "/{client_id}/vet": {
+            "parameters": [PATH_PARAM],
+            "post": op(
+                "Vet a self-registered app: an administrator vouches for it (audited)",
+                "management",
+                {
+                    "200": body("App", "The app, vetted"),
                     **ADMIN_ERRORS,
                     "404": api_error("No such app"),
                 },

@@ -166,6 +166,7 @@ SCHEMAS: dict[str, Any] = {
         logo_uri={"type": ["string", "null"]},
         client_uri={"type": ["string", "null"]},
         registration=string,
+        vetted={"type": "boolean"},
         created_at=string,
         updated_at=string,
         client_secret=string,

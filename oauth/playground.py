@@ -3,7 +3,9 @@
 The browser is the OAuth client. static/playground.js calls the real endpoints of this server
 with fetch() and shows every request and response; the server only serves the page and the
 callback page that hands the authorization response (`code`, `state`, `iss`) back to it. No
-endpoint here touches tokens: the playground registers its own clients with RFC 7591.
+endpoint here touches tokens: the playground registers its own clients with RFC 7591, and the
+two that must be vetted (the machine client and the resource server that introspects) are
+created with the management API by the signed-in administrator.
 """
 
 from __future__ import annotations

@@ -116,7 +116,9 @@ def save_registration(
             if not claimed:
                 raise token_error("The initial access token is invalid, used or expired.")
         clean = {**clean, "registration_token_hash": token_hash}
-        client, secret = apps.create_client(clean, "dcr", client_ip(), registration="dynamic")
+        client, secret = apps.create_client(
+            clean, "dcr", client_ip(), registration="dynamic", vetted=False
+        )
     return client, secret, token
 
 
@@ -157,7 +159,8 @@ def check_update(client: Client, data: Any) -> dict[str, Any]:
     ):
         raise invalid("client_secret", "does not match the current secret")
     body = {k: v for k, v in data.items() if k not in SERVER_MEMBERS}
-    clean = check_client_metadata(body, {"auth_method": client.token_endpoint_auth_method})
+    stored = {"auth_method": client.token_endpoint_auth_method}
+    clean = check_client_metadata(body, stored, vetted=client.vetted)
     if clean["client_type"] != client.client_type:
         detail = "cannot switch between public and confidential; register a new client"
         raise invalid("token_endpoint_auth_method", detail)

@@ -53,6 +53,26 @@ def check_scope(client: Client, scope: str | None) -> list[str]:
     return select_scopes(requested, known_scopes(), client.scope.split())
 
 
+def check_machine_scope(client: Client, scope: str | None) -> list[str]:
+    """The scopes of a client_credentials token: never a user scope, since no user is there.
+
+    RFC 6749 §3.3 default without `scope`: the client's allowed scopes minus the user ones,
+    or none at all.
+    """
+    requested = parse_scope(scope)
+    if requested is None:
+        raise OAuthError("invalid_scope", "The scope parameter is malformed.")
+    user_scopes = [s for s in requested if s in OIDC_SCOPES]
+    if user_scopes:
+        raise OAuthError(
+            "invalid_scope", f"A client_credentials token has no user: {user_scopes[0]} is refused."
+        )
+    allowed = [s for s in client.scope.split() if s not in OIDC_SCOPES]
+    if not requested:
+        return allowed
+    return select_scopes(requested, known_scopes(), client.scope.split())
+
+
 def check_resource(resource: str | None, issuer: str) -> str:
     """The audience for a request's `resource` (RFC 8707 §2); the issuer when it is absent.
 

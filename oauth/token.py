@@ -30,7 +30,7 @@ from models import (
 from oauth import crypto, pkce, tokens
 from oauth.client_auth import authenticate_client, form_param
 from oauth.errors import OAuthError, json_error, no_store
-from oauth.scopes import check_resource, check_scope
+from oauth.scopes import check_machine_scope, check_resource
 from oauth.validation import parse_scope, redirect_uri_matches
 
 bp = Blueprint("token", __name__, url_prefix="/oauth2")
@@ -221,10 +221,16 @@ def find_refresh_token(token: str) -> RefreshToken | None:
 
 
 def client_credentials(client: Client, secret: ClientSecret | None, form: MultiDict) -> dict:
-    """A token for the client itself: confidential clients only, no user, no refresh token."""
+    """A token for the client itself: vetted confidential clients only, no user, no refresh
+    token, no user scopes."""
     if client.is_public:
         raise OAuthError("unauthorized_client", "Public clients cannot use client_credentials.")
-    scopes = check_scope(client, form_param(form, "scope"))
+    if not client.vetted:  # one that registered itself before this rule, or changed since
+        raise OAuthError(
+            "unauthorized_client",
+            "Only clients an administrator created or vetted may use client_credentials.",
+        )
+    scopes = check_machine_scope(client, form_param(form, "scope"))
     audience = check_resource(resource_param(form), current_app.config["ISSUER"])
     with db.atomic():
         return tokens.issue(

@@ -113,10 +113,11 @@ def check_logout_request(values: MultiDict, issuer: str) -> LogoutRequest:
     if client_id is not None:
         req.client = Client.by_client_id(client_id)
     uri = params.get("post_logout_redirect_uri")
-    if uri is not None:
-        if req.client is None:
-            raise LogoutError("post_logout_redirect_uri needs an id_token_hint or client_id.")
-        if uri not in req.client.post_logout_redirect_uris:  # exact match (§3)
+    # §2-3: redirect only to a URI registered by the client a valid id_token_hint was issued
+    # to. Without a hint anyone could name any client and its URI: the URI is then ignored
+    # and the person ends on our signed-out page (RFC 9700 §4.11.2, open redirectors).
+    if uri is not None and req.hint_sub is not None:
+        if req.client is None or uri not in req.client.post_logout_redirect_uris:  # exact (§3)
             raise LogoutError("post_logout_redirect_uri is not registered for this client.")
         req.redirect_uri = uri
     return req

@@ -100,8 +100,12 @@ def make_client(
     grant_types: list[str] | None = None,
     scope: str = "",
     registration: str = "admin",
+    vetted: bool | None = None,
 ) -> tuple[Client, str | None]:
-    """Create a client row (and a secret for confidential clients): (client, secret)."""
+    """Create a client row (and a secret for confidential clients): (client, secret).
+
+    `vetted` defaults to whether an admin registered it, as the real write paths decide.
+    """
     with db.connection_context():
         client = Client.create(
             client_id=crypto.new_client_id(),
@@ -112,6 +116,7 @@ def make_client(
             grant_types=grant_types or ["authorization_code", "refresh_token"],
             scope=scope,
             registration=registration,
+            vetted=registration == "admin" if vetted is None else vetted,
         )
         if public:
             return client, None

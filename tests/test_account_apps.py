@@ -100,7 +100,7 @@ def test_lists_consented_and_token_apps(client, user, notes, calendar):
     assert "<code>email</code>" in html and "<code>notes:read</code>" in html
     assert "Notes MCP" in html and "https://mcp.example.com/mcp" in html
     assert "Gatehouse account API" in html
-    assert "Unverified" in html  # the dynamically registered one
+    assert "Not reviewed" in html  # the dynamically registered one
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", html)  # Calendar's last use
     assert html.index("Calendar App") < html.index("Notes App")  # most recently used first
     assert 'name="csrf_token"' in html

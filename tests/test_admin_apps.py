@@ -53,7 +53,7 @@ def test_list_shows_apps_and_marks_dynamic_ones(browser):
     make_client(name="Self Registered", registration="dynamic")
     page = browser.get("/admin/apps").get_data(as_text=True)
     assert "Admin Made" in page and "Self Registered" in page
-    assert "dynamic · unverified" in page
+    assert "not vetted" in page
     filtered = browser.get("/admin/apps?q=self").get_data(as_text=True)
     assert "Admin Made" not in filtered and "Self Registered" in filtered
 

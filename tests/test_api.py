@@ -62,7 +62,7 @@ def _client_token(client, c, s, user):
     machine, secret = make_client("Machine", grant_types=["client_credentials"])
     token = client.post(
         "/oauth2/token",
-        data={"grant_type": "client_credentials", "scope": "profile"},
+        data={"grant_type": "client_credentials"},
         headers=basic(machine.client_id, secret),
     ).get_json()["access_token"]
     return "Bearer " + token

@@ -134,7 +134,7 @@ def test_every_admin_action_and_sign_in_is_audited(client, runner, admin, user):
 
     with db.connection_context():
         events = list(AuditEvent.select().order_by(AuditEvent.id))
-    app_fields = sorted(apps.FIELDS)
+    app_fields = sorted([*apps.FIELDS, "registration", "vetted"])
     assert [(e.actor, e.action, e.target, sorted(e.changes)) for e in events] == [
         ("anonymous", "login.failure", "root", []),
         ("root", "login.success", "root", []),
@@ -151,6 +151,7 @@ def test_every_admin_action_and_sign_in_is_audited(client, runner, admin, user):
         ("cli", "user.token.create", "root", ["token_name"]),
     ]
     assert [e.success for e in events] == [False] + [True] * (len(events) - 1)
+    assert events[2].changes["vetted"] == [None, True]  # made by an admin
     assert events[3].changes == {"name": [FORM["name"], "Renamed"]}
     assert events[9].changes == {"is_admin": [False, True]}
     for event in events:

@@ -86,7 +86,7 @@ def test_public_client_is_unauthorized_even_if_registered(client, app):
     assert response.get_json()["error"] == "unauthorized_client"
 
 
-def test_client_scope_allowlist_applies(client, app):
-    c, s = make_client("Narrow", grant_types=["client_credentials"], scope="profile")
-    assert cc(client, c, s, scope="email").get_json()["error"] == "invalid_scope"
-    assert cc(client, c, s).get_json()["scope"] == "profile"  # the client's default
+def test_client_scope_allowlist_applies(client, machine):
+    c, s = make_client("Narrow", grant_types=["client_credentials"], scope="mcp:read")
+    assert cc(client, c, s, scope="mcp:write").get_json()["error"] == "invalid_scope"
+    assert cc(client, c, s).get_json()["scope"] == "mcp:read"  # the client's default

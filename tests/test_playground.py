@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, login
 
 ISSUER = "http://127.0.0.1:8000"
 STEP_IDS = (
@@ -143,17 +143,6 @@ def test_the_registrations_the_script_sends_are_accepted(client):
             "scope": "openid profile email offline_access",
         },
         {
-            "client_name": "Playground resource server",
-            "token_endpoint_auth_method": "client_secret_basic",
-            "grant_types": [],
-        },
-        {
-            "client_name": "Playground machine client",
-            "grant_types": ["client_credentials"],
-            "token_endpoint_auth_method": "client_secret_basic",
-            "scope": "profile",
-        },
-        {
             "client_name": "Playground TV app",
             "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
             "token_endpoint_auth_method": "none",
@@ -168,6 +157,21 @@ def test_the_registrations_the_script_sends_are_accepted(client):
         assert ("client_secret" in response.get_json()) == (
             body["token_endpoint_auth_method"] != "none"
         )
+
+
+def test_the_clients_an_admin_creates_from_the_script_are_vetted(client, admin):
+    """static/playground/steps.js adminClient(): the management API with the admin's session."""
+    login(client, "root", "admin password 123")
+    csrf = parse(client.get("/playground").get_data(as_text=True)).data["data-csrf-token"]
+    script = "".join(p.read_text() for p in (ROOT / "static" / "playground").glob("*.js"))
+    assert '["X-CSRFToken", cfg.csrfToken' in script
+    for name in ("Playground resource server", "Playground machine client"):
+        assert f'name: "{name}"' in script
+        body = {"name": name, "client_type": "confidential", "grant_types": ["client_credentials"]}
+        headers = {"X-CSRFToken": csrf}
+        response = client.post("/api/v2/oauth2-provider/apps", json=body, headers=headers)
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["vetted"] is True and response.get_json()["client_secret"]
 
 
 @pytest.mark.parametrize(("policy", "warned"), [("open", False), ("admin", True), ("off", True)])

@@ -203,7 +203,7 @@ def test_field_rules(client, body, error, field):
 @pytest.mark.parametrize(
     "grants, method",
     [
-        (["client_credentials"], "client_secret_basic"),
+        (["urn:ietf:params:oauth:grant-type:device_code"], "client_secret_basic"),
         (["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"], "none"),
     ],
 )

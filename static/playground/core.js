@@ -140,7 +140,9 @@ export async function http(out, method, url, opts) {
   if (opts.form) block.params = Object.entries(opts.form);
   let response;
   try {
-    response = await fetch(url, { method, headers, body, credentials: "omit", cache: "no-store" });
+    // Cookies only when a step acts as the signed-in person (an administrator's API call).
+    const credentials = opts.credentials || "omit";
+    response = await fetch(url, { method, headers, body, credentials, cache: "no-store" });
   } catch (e) {
     out(block);
     throw new StepError("The browser could not send the request (" + e.message + ").");

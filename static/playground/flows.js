@@ -2,17 +2,12 @@
 
 import { DEVICE_GRANT, S, STEPS, StepError, basicAuth, http, need, save } from "./core.js";
 import { checks, render, run } from "./ui.js";
-import { callApi, introspect, metadata, register } from "./steps.js";
+import { adminClient, callApi, introspect, metadata, register } from "./steps.js";
 
 // -- client credentials --------------------------------------------------------------------
 
 STEPS["cc-register"] = async function (out) {
-  const info = await register(out, {
-    client_name: "Playground machine client",
-    grant_types: ["client_credentials"],
-    token_endpoint_auth_method: "client_secret_basic",
-    scope: "profile",
-  });
+  const info = await adminClient(out, { name: "Playground machine client" });
   S.v.cc = info;
   checks(out, [{ id: "secret", ok: !!info.client_secret, label: "A client_secret, shown once", detail: info.client_secret }]);
   return "client_id " + info.client_id;
@@ -23,7 +18,7 @@ STEPS["cc-token"] = async function (out) {
   const asm = await metadata(out);
   const r = await http(out, "POST", asm.token_endpoint, {
     headers: [["Authorization", basicAuth(cc.client_id, cc.client_secret)]],
-    form: { grant_type: "client_credentials", scope: "profile" },
+    form: { grant_type: "client_credentials" },  // no user, so no user scopes
   });
   if (r.status !== 200) throw new StepError(`${r.json.error}: ${r.json.error_description || ""}`);
   S.v.ccToken = r.json;

@@ -26,15 +26,32 @@ export async function register(out, body) {
   return r.json;
 }
 
-/** The confidential client the page uses to introspect, registered on first need. */
+/**
+ * A confidential client created by an administrator (you, through the management API with your
+ * session): only such vetted clients may use client_credentials or see other clients' tokens
+ * at introspection. A client that registers itself sees only its own.
+ */
+export async function adminClient(out, body) {
+  const r = await http(out, "POST", cfg.issuer + "/api/v2/oauth2-provider/apps", {
+    json: Object.assign({ client_type: "confidential", grant_types: ["client_credentials"] }, body),
+    headers: [["X-CSRFToken", cfg.csrfToken || ""]],
+    credentials: "same-origin",
+  });
+  if (r.status !== 201) {
+    throw new StepError(
+      "Only an administrator can create this client: a client that registers itself may not use " +
+      "client_credentials and sees only its own tokens at introspection. Sign in as an " +
+      "administrator, or have one run: flask --app app clients create --name \"" + body.name +
+      "\" --grant-type client_credentials");
+  }
+  return r.json;
+}
+
+/** The confidential client the page uses to introspect, created on first need. */
 export async function resourceServer(out) {
   if (S.v.rs) return S.v.rs;
-  out({ t: "note", text: "Registering a confidential client, \"Playground resource server\", to introspect with." });
-  S.v.rs = await register(out, {
-    client_name: "Playground resource server",
-    token_endpoint_auth_method: "client_secret_basic",
-    grant_types: [],
-  });
+  out({ t: "note", text: "Creating a confidential client, \"Playground resource server\", to introspect with (administrators only)." });
+  S.v.rs = await adminClient(out, { name: "Playground resource server" });
   return S.v.rs;
 }
 

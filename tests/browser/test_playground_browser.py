@@ -28,7 +28,9 @@ def server(tmp_path_factory):
     live = serve(
         tmp_path_factory.mktemp("playground"), workers=2, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="0"
     )
-    live.flask("users", "create", "alice", "--password", PASSWORD)
+    # An administrator: the page creates its resource server and machine client (which must
+    # be vetted) through the management API with her session.
+    live.flask("users", "create", "alice", "--password", PASSWORD, "--admin")
     yield live
     live.stop()
 
@@ -199,6 +201,11 @@ def test_the_device_flow_end_to_end(server, watched):
 @pytest.mark.browser
 def test_client_credentials_end_to_end(server, watched):
     page = watched
+    page.goto(server.url + "/login?next=/playground")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form [type=submit]")
+    page.wait_for_url("**/playground")
     page.goto(server.url + "/playground#flow-cc")
     step = run(page, "cc-register")
     assert "gcs_••••••••" in step.inner_text()  # the secret, masked
@@ -210,6 +217,15 @@ def test_client_credentials_end_to_end(server, watched):
     assert verdict(page, "cc-introspect", "sub") == "pass"
     assert verdict(page, "cc-introspect", "api-401") == "pass"
     assert page.problems == []
+
+
+@pytest.mark.browser
+def test_a_signed_out_visitor_cannot_make_a_machine_client(server, watched):
+    page = watched
+    page.goto(server.url + "/playground#flow-cc")
+    step = run(page, "cc-register", "failed")
+    assert "HTTP/1.1 401" in response_of(page, "cc-register")
+    assert "Only an administrator can create this client" in step.inner_text()
 
 
 @pytest.mark.browser
