@@ -15,8 +15,14 @@ from models import AuthorizationCode, Client, Consent, UserSession, db, utcnow
 from oauth import authz_request, crypto, mock_clients, mock_provider
 from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
 from oauth.describe import consent_context
-from oauth.errors import NO_STORE, OAuthError, add_query, error_page, redirect_error
-from oauth.session import client_ip, current_session, login_url, logout_user
+from oauth.errors import (
+    NO_STORE,
+    OAuthError,
+    add_query,
+    authorization_error_page,
+    redirect_error,
+)
+from oauth.session import client_ip, csrf, current_session, login_url
 from oauth.validation import find_redirect_uri
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth2")
@@ -42,6 +48,7 @@ def _status() -> int:
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # OIDC Core §3.1.2.1: POST works as GET does; the request carries no user decision
 def authorize():
     """Authorization endpoint; POST carries the same parameters form-encoded (OIDC §3.1.2.1)."""
     params = (request.args if request.method == "GET" else request.form).to_dict(flat=False)
@@ -50,7 +57,7 @@ def authorize():
     try:
         client, redirect_uri, sent = authz_request.verify_client(params)
     except UnverifiedRequest as exc:
-        return error_page("Invalid authorization request", exc.message, 400)
+        return authorization_error_page("Invalid authorization request", exc.message, 400)
     try:
         req = authz_request.validate(params, client, redirect_uri, sent, issuer)
         return _proceed(req, client, params)
@@ -66,8 +73,8 @@ def _proceed(req: AuthorizationRequest, client: Client, params: dict) -> Respons
     if authz_request.needs_login(req, auth_time, utcnow()):
         if "none" in req.prompt:
             raise OAuthError("login_required", "The user must sign in.")
-        if user_session is not None:
-            logout_user()  # prompt=login / max_age: the login page must really ask again
+        # prompt=login / max_age: the current session lasts until the new sign-in succeeds
+        # (login_user replaces it); ending it here would let any cross-site link sign people out.
         return _login_redirect(params, req.login_hint)
     remembered = Consent.get_or_none(
         user=user_session.user_id, client=client, audience=req.audience
@@ -193,7 +200,7 @@ def consent():
         if client is None or find_redirect_uri(client.redirect_uris, req.redirect_uri) is None:
             raise UnverifiedRequest("This application changed meanwhile.")
     except UnverifiedRequest as exc:
-        return error_page("Invalid consent", f"{exc.message} {START_AGAIN}")
+        return authorization_error_page("Invalid consent", f"{exc.message} {START_AGAIN}")
     try:
         code = decide(req, client, user_session, allow=form.decision.data == "allow")
     except OAuthError as exc:
