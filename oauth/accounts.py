@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import PersonalAccessToken, User, audit, db, utcnow
 from oauth import crypto
-from oauth.validation import normalize_username
+from oauth.validation import normalize_username, text_problem
 
 USERNAME_RULE = (
     "usernames are 1-64 characters of lowercase letters, digits, '.', '_' and '-' "
@@ -115,7 +114,7 @@ def check_email(email: str | None) -> str | None:
     email = (email or "").strip()
     if not email:
         return None
-    if not _EMAIL.match(email):
+    if not _EMAIL.match(email) or text_problem(email):
         raise AccountError(f"{email!r} is not an email address")
     return email
 
@@ -124,8 +123,9 @@ def check_name(name: str | None) -> str | None:
     name = (name or "").strip()
     if len(name) > 200:
         raise AccountError("names are at most 200 characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
-        raise AccountError("names may not contain control or invisible formatting characters")
+    problem = text_problem(name)
+    if problem:
+        raise AccountError(f"names {problem}")
     return name or None
 
 

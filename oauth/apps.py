@@ -27,6 +27,8 @@ from oauth.validation import (
     https_url_problem,
     parse_scope,
     redirect_uri_problem,
+    scope_problem,
+    text_problem,
 )
 
 CLIENT_TYPES = ("confidential", "public")
@@ -76,8 +78,9 @@ def _name(value: Any) -> tuple[str | None, str | None]:
     value = value.strip()
     if len(value) > MAX_NAME:
         return None, f"must be at most {MAX_NAME} characters"
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return None, "must not contain control characters"
+    problem = text_problem(value)
+    if problem:
+        return None, problem
     return value, None
 
 
@@ -194,8 +197,8 @@ def validate_app(data: Any, partial: bool = False) -> tuple[dict[str, Any], Prob
         data["scope"] = "" if data["scope"] is None else data["scope"]
         scopes = parse_scope(data["scope"]) if isinstance(data["scope"], str) else None
         if scopes is None:
-            detail = "must be space-separated scope tokens (RFC 6749 §3.3)"
-            problems.append({"field": "scope", "detail": detail})
+            detail = scope_problem(data["scope"]) if isinstance(data["scope"], str) else None
+            problems.append({"field": "scope", "detail": detail or "must be a string"})
         clean["scope"] = " ".join(scopes or [])
     for field in ("logo_uri", "client_uri"):
         if field in data:

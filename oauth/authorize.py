@@ -19,11 +19,11 @@ from oauth.errors import (
     NO_STORE,
     OAuthError,
     add_query,
-    error_page,
+    authorization_error_page,
     error_redirect_uri,
     redirect_error,
 )
-from oauth.session import client_ip, current_session, login_url, logout_user
+from oauth.session import client_ip, csrf, current_session, login_url
 from oauth.validation import find_redirect_uri, is_loopback_host
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth2")
@@ -49,6 +49,7 @@ def _status() -> int:
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # OIDC Core §3.1.2.1: POST works as GET does; the request carries no user decision
 def authorize():
     """Authorization endpoint; POST carries the same parameters form-encoded (OIDC §3.1.2.1)."""
     params = (request.args if request.method == "GET" else request.form).to_dict(flat=False)
@@ -57,7 +58,8 @@ def authorize():
     try:
         client, redirect_uri, sent = authz_request.verify_client(params)
     except UnverifiedRequest as exc:
-        return (*error_page("Invalid authorization request", exc.message, exc.status), exc.headers)
+        title = "Invalid authorization request"
+        return authorization_error_page(title, exc.message, exc.status, exc.headers)
     try:
         req = authz_request.validate(params, client, redirect_uri, sent, issuer)
         return _proceed(req, client, params)
@@ -100,8 +102,8 @@ def _proceed(req: AuthorizationRequest, client: Client, params: dict) -> Respons
     if authz_request.needs_login(req, auth_time, utcnow()):
         if "none" in req.prompt:
             raise OAuthError("login_required", "The user must sign in.")
-        if user_session is not None:
-            logout_user()  # prompt=login / max_age: the login page must really ask again
+        # prompt=login / max_age: the current session lasts until the new sign-in succeeds
+        # (login_user replaces it); ending it here would let any cross-site link sign people out.
         return _login_redirect(params, req.login_hint)
     remembered = Consent.get_or_none(
         user=user_session.user_id, client=client, audience=req.audience
@@ -227,7 +229,7 @@ def consent():
         if client is None or find_redirect_uri(client.redirect_uris, req.redirect_uri) is None:
             raise UnverifiedRequest("This application changed meanwhile.")
     except UnverifiedRequest as exc:
-        return error_page("Invalid consent", f"{exc.message} {START_AGAIN}")
+        return authorization_error_page("Invalid consent", f"{exc.message} {START_AGAIN}")
     try:
         code = decide(req, client, user_session, allow=form.decision.data == "allow")
     except OAuthError as exc:

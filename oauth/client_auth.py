@@ -1,8 +1,10 @@
-"""Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+"""Client authentication at the token, revocation, introspection and device authorization
+endpoints (RFC 6749 §2.3).
 
 A client authenticates with the one method it registered: `client_secret_basic` (RFC 6749
 §2.3.1, HTTP Basic), `client_secret_post` (the secret in the form body) or `none` (a public
-client names itself with `client_id` and proves nothing; PKCE protects its codes).
+client names itself with `client_id` and proves nothing; PKCE protects its codes). Failures
+are counted per (client_id, address) and per address (RFC 6749 §10.10: guessing must be hard).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from urllib.parse import unquote_plus
 from werkzeug.datastructures import MultiDict
 
 from models import Client, ClientSecret
-from oauth import crypto
+from oauth import crypto, throttle
 from oauth.apps import touch_secret
-from oauth.errors import OAuthError, invalid_client
+from oauth.errors import OAuthError, invalid_client, too_many_requests
+from oauth.session import client_ip
 
 
 def form_param(form: MultiDict, name: str, required: bool = False) -> str | None:
@@ -46,33 +49,33 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        raise invalid_client("The Basic credentials are not valid base64.", True) from None
+        raise invalid_client("The Basic credentials are not valid base64.") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id:
-        raise invalid_client("The Basic credentials must be client_id:client_secret.", True)
+        raise invalid_client("The Basic credentials must be client_id:client_secret.")
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def check_method(client: Client, used: str, basic_tried: bool) -> None:
+def check_method(client: Client, used: str) -> None:
     """The client must use exactly the method it registered, and no other."""
     registered = client.token_endpoint_auth_method
     if used == registered:
         return
     if registered == "none":
-        raise invalid_client("A public client must not send a client secret.", basic_tried)
+        raise invalid_client("A public client must not send a client secret.")
     if used == "none":
-        raise invalid_client(f"This client must authenticate ({registered}).", basic_tried)
-    raise invalid_client(f"This client authenticates with {registered} only.", basic_tried)
+        raise invalid_client(f"This client must authenticate ({registered}).")
+    raise invalid_client(f"This client authenticates with {registered} only.")
 
 
-def check_secret(client: Client, secret: str, basic_tried: bool) -> ClientSecret:
+def check_secret(client: Client, secret: str) -> ClientSecret:
     """The client's secret row matching `secret`: found by prefix, compared in constant time."""
     prefix = crypto.client_secret_prefix(secret)
     row = ClientSecret.by_prefix(prefix) if prefix else None
     digest = row.secret_hash if row is not None else crypto.sha256_hex("")
     ok = crypto.matches(secret, digest)  # run the comparison whether or not a row was found
     if row is None or not ok or row.client_id != client.id:
-        raise invalid_client("Client authentication failed.", basic_tried)
+        raise invalid_client("Client authentication failed.")
     return row
 
 
@@ -81,13 +84,39 @@ def authenticate_client(
 ) -> tuple[Client, ClientSecret | None]:
     """The calling client and the secret it used (None for public clients).
 
-    Raises invalid_client (401; `WWW-Authenticate: Basic` when Basic was tried) or
-    invalid_request for two authentication mechanisms in one request (RFC 6749 §5.2).
+    Raises invalid_client (401, `WWW-Authenticate: Basic`), invalid_request for two
+    authentication mechanisms in one request (RFC 6749 §5.2), or 429 once the failures from
+    the caller's address (for this client_id, or for any) reach their limit (throttle.py).
     """
+    buckets = throttle.client_auth_buckets(claimed_client_id(form, headers), client_ip())
+    try:
+        throttle.check(buckets)  # before the secret is compared: a locked guesser learns nothing
+    except throttle.Throttled as exc:
+        description = "Too many failed client authentications from this address; retry later."
+        raise too_many_requests(description, exc.retry_after) from None
+    try:
+        return _authenticate(form, headers)
+    except OAuthError as exc:
+        if exc.error == "invalid_client":
+            throttle.fail(buckets)
+        raise
+
+
+def claimed_client_id(form: MultiDict, headers: Mapping[str, str]) -> str | None:
+    """The client_id a request names (Basic first), to count its failures under; never raises."""
+    try:
+        basic = parse_basic(headers.get("Authorization"))
+    except OAuthError:
+        basic = None
+    return basic[0] if basic is not None else form.get("client_id") or None
+
+
+def _authenticate(
+    form: MultiDict, headers: Mapping[str, str]
+) -> tuple[Client, ClientSecret | None]:
     basic = parse_basic(headers.get("Authorization"))
     body_id = form_param(form, "client_id")
     body_secret = form_param(form, "client_secret")
-    basic_tried = basic is not None
     if basic is not None:
         if body_secret is not None:
             raise OAuthError(
@@ -95,7 +124,7 @@ def authenticate_client(
             )
         client_id, secret = basic
         if body_id is not None and body_id != client_id:
-            raise invalid_client("client_id in the body differs from the Basic credentials.", True)
+            raise invalid_client("client_id in the body differs from the Basic credentials.")
         used = "client_secret_basic"
     else:
         client_id, secret = body_id, body_secret
@@ -104,10 +133,10 @@ def authenticate_client(
         raise invalid_client("Client authentication is required (no client_id).")
     client = Client.by_client_id(client_id)
     if client is None:
-        raise invalid_client("Unknown client.", basic_tried)
-    check_method(client, used, basic_tried)
+        raise invalid_client("Unknown client.")
+    check_method(client, used)
     if used == "none":
         return client, None
-    row = check_secret(client, secret or "", basic_tried)
+    row = check_secret(client, secret or "")
     touch_secret(row)
     return client, row

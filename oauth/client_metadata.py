@@ -19,6 +19,8 @@ from oauth.validation import (
     is_loopback_http,
     parse_scope,
     redirect_uri_problem,
+    scope_problem,
+    text_problem,
 )
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
@@ -46,8 +48,11 @@ def invalid(field: str, detail: str) -> OAuthError:
 def _text(field: str, value: Any, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid(field, "must be a non-empty string")
-    if len(value) > limit or _CONTROL.search(value):
-        raise invalid(field, f"must be at most {limit} characters, without control characters")
+    if len(value) > limit:
+        raise invalid(field, f"must be at most {limit} characters")
+    problem = text_problem(value)
+    if problem:
+        raise invalid(field, problem)
     return value.strip()
 
 
@@ -90,7 +95,9 @@ def check_scope(value: Any) -> str:
     """RFC 7591 §2 `scope`: syntax only. Unknown scopes are kept; authorize decides later."""
     scopes = parse_scope(value) if isinstance(value, str) else None
     if scopes is None:
-        raise invalid("scope", "must be space-separated scope tokens (RFC 6749 §3.3)")
+        raise invalid(
+            "scope", scope_problem(value) if isinstance(value, str) else "must be a string"
+        )
     return " ".join(scopes)
 
 

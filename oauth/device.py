@@ -17,7 +17,7 @@ from models import DeviceCode, audit, db, utcnow
 from oauth import describe, device_flow, device_grant, throttle, token
 from oauth.client_auth import authenticate_client, form_param
 from oauth.device_flow import DEVICE_GRANT
-from oauth.errors import OAuthError, json_error, no_store
+from oauth.errors import OAuthError, json_error, no_store, too_many_requests
 from oauth.scopes import check_resource, check_scope
 from oauth.session import client_ip, current_session, login_required
 
@@ -44,6 +44,11 @@ def oauth_error(exc: OAuthError):
 def device_authorization():
     """Start a device flow: a device code for the client, a user code for the person."""
     form = request.form
+    try:  # every request counts: each one stores a device code
+        throttle.reserve(throttle.device_authorization_buckets(client_ip()))
+    except throttle.Throttled as exc:
+        description = "Too many device authorization requests from this address; retry later."
+        raise too_many_requests(description, exc.retry_after) from None
     client, _ = authenticate_client(form, request.headers)  # as the token endpoint does
     if DEVICE_GRANT not in client.grant_types:
         raise OAuthError("unauthorized_client", "This client may not use the device flow.")
@@ -79,7 +84,7 @@ def _buckets() -> list[throttle.Bucket]:
     """Wrong codes count per server-side session and per IP, across every worker."""
     return [
         (f"device:session:{current_session().id}", WRONG_CODES_LIMIT),
-        (f"device:ip:{client_ip()}", WRONG_CODES_LIMIT),
+        (f"device:ip:{throttle.address(client_ip())}", WRONG_CODES_LIMIT),
     ]
 
 
@@ -102,9 +107,8 @@ def device():
         return _enter(form)
     if not form.validate_on_submit():
         return _enter(form, 400)
-    buckets = _buckets()
-    try:
-        throttle.check(buckets)
+    try:  # counted as wrong before the lookup, so racing guesses on other workers see it
+        reserved = throttle.reserve(_buckets())
     except throttle.Throttled as exc:
         message = "Too many wrong codes. Wait a few minutes and try again."
         return _enter(form, 429, message, {"Retry-After": str(exc.retry_after)})
@@ -113,9 +117,8 @@ def device():
         DeviceCode.user_code_hash == device_flow.user_code_hash(code)
     )
     if not row:
-        with db.atomic():
-            throttle.fail(buckets)
         return _enter(form, 400, WRONG_CODE)
+    throttle.forgive(reserved)
     problem = device_flow.code_problem(row.status, row.expires_at, utcnow())
     if problem:
         return _outcome(row, problem, 400)

@@ -32,10 +32,21 @@ class OAuthError(Exception):
         return body
 
 
-def invalid_client(description: str, basic_tried: bool = False) -> OAuthError:
-    """401 invalid_client; RFC 6749 §5.2 asks for WWW-Authenticate when Basic was used."""
-    headers = {"WWW-Authenticate": 'Basic realm="gatehouse"'} if basic_tried else {}
+def invalid_client(description: str) -> OAuthError:
+    """401 invalid_client with a Basic challenge: RFC 7235 §3.1 wants one on every 401, and
+    RFC 6749 §5.2 names the scheme the client should use."""
+    headers = {"WWW-Authenticate": 'Basic realm="gatehouse"'}
     return OAuthError("invalid_client", description, 401, headers)
+
+
+def too_many_requests(description: str, retry_after: int) -> OAuthError:
+    """429 with Retry-After (RFC 6585 §4) in the RFC 6749 §5.2 error shape.
+
+    OAuth defines no code for a rate limit (RFC 8628 `slow_down` is a polling answer of the
+    token endpoint); the status and Retry-After are what clients act on.
+    """
+    headers = {"Retry-After": str(retry_after)}
+    return OAuthError("too_many_requests", description, 429, headers)
 
 
 def json_error(exc: OAuthError) -> Response:
@@ -80,3 +91,10 @@ def redirect_error(
 def error_page(title: str, message: str, status: int = 400) -> tuple[str, int]:
     """A readable error page for people (never a redirect)."""
     return render_template("error.html", title=title, message=message, status=status), status
+
+
+def authorization_error_page(
+    title: str, message: str, status: int = 400, headers: dict[str, str] | None = None
+) -> tuple:
+    """An authorization or consent error shown as a page, never cached (as its redirect isn't)."""
+    return *error_page(title, message, status), {**NO_STORE, **(headers or {})}

@@ -61,7 +61,10 @@ def _render(form: LoginForm, status: int = 200, error: str | None = None, header
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Password sign-in; throttled per username and per IP; `next` must be a local path."""
+    """Password sign-in, throttled per (username, address), username and address (throttle.py).
+
+    `next` must be a local path. A session already open stays open until this sign-in succeeds.
+    """
     if mock_provider.mock_on():
         return mock_login()
     form = LoginForm()

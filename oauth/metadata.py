@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 
 from models import Resource
 from oauth import keys
+from oauth.authz_request import PROMPTS
 from oauth.errors import OAuthError, json_error
 from oauth.scopes import BUILTIN_API_SCOPES, is_builtin_api, known_scopes
 
@@ -72,7 +73,7 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
         claims_parameter_supported=False,
         request_parameter_supported=False,
         request_uri_parameter_supported=False,  # OIDC Discovery §3: the default is true
-        prompt_values_supported=["none", "login", "consent"],
+        prompt_values_supported=sorted(PROMPTS),  # every value /oauth2/authorize accepts
         authorization_response_iss_parameter_supported=True,  # RFC 9207 §3
         # GATEHOUSE_REGISTRATION=off turns off both ways a client can register itself.
         client_id_metadata_document_supported=registration,

@@ -285,9 +285,14 @@ BEARER_ERRORS = {
     "401": oauth_error("No valid access token (WWW-Authenticate: Bearer, resource_metadata)"),
     "403": oauth_error("The token lacks the scope this needs (insufficient_scope)"),
 }
+# The endpoints that authenticate clients: token, revocation, introspection, device authorization.
 PROTOCOL_ERRORS = {
     "400": oauth_error("Malformed or refused request (RFC 6749 §5.2)"),
-    "401": oauth_error("Client authentication failed (invalid_client)"),
+    "401": oauth_error("Client authentication failed (invalid_client, WWW-Authenticate: Basic)"),
+    "429": oauth_error(
+        "Too many failed client authentications (or device authorizations) from this address",
+        RETRY_AFTER,
+    ),
     **COMMON,
 }
 ADMIN_ERRORS = {

@@ -19,7 +19,7 @@ from models import Client, ClientSecret, InitialAccessToken, audit, db, utcnow
 from oauth import apps, crypto, throttle
 from oauth.claims import epoch
 from oauth.client_metadata import check_client_metadata, invalid, metadata_json
-from oauth.errors import OAuthError, json_error, no_store
+from oauth.errors import OAuthError, json_error, no_store, too_many_requests
 from oauth.session import bearer_token, client_ip
 
 bp = Blueprint("registration", __name__, url_prefix="/oauth2")
@@ -75,17 +75,12 @@ def check_policy() -> None:
 
 
 def check_rate_limit() -> None:
-    """At most RATE_LIMIT registration attempts per IP per minute, counted in SQLite."""
-    buckets = [(f"register:ip:{client_ip()}", RATE_LIMIT)]
-    with db.atomic("IMMEDIATE"):
-        try:
-            throttle.check(buckets, RATE_WINDOW)
-        except throttle.Throttled as exc:
-            headers = {"Retry-After": str(exc.retry_after)}
-            raise OAuthError(
-                "too_many_requests", "Too many registrations; retry later.", 429, headers
-            ) from None
-        throttle.fail(buckets, RATE_WINDOW)
+    """At most RATE_LIMIT registration attempts per address per minute, counted in SQLite."""
+    buckets = [(f"register:ip:{throttle.address(client_ip())}", RATE_LIMIT)]
+    try:
+        throttle.reserve(buckets, RATE_WINDOW)
+    except throttle.Throttled as exc:
+        raise too_many_requests("Too many registrations; retry later.", exc.retry_after) from None
 
 
 def check_initial_access_token() -> InitialAccessToken | None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from models import Client, Resource, audit, db
 from oauth.apps import AppError, Problems
-from oauth.validation import canonical_uri, parse_scope, resource_problem
+from oauth.validation import (
+    canonical_uri,
+    parse_scope,
+    resource_problem,
+    scope_problem,
+    text_problem,
+)
 
 
 def add_resource(
@@ -16,9 +22,12 @@ def add_resource(
     problem = resource_problem(uri)
     if problem:
         problems.append({"field": "uri", "detail": problem})
+    name_problem = text_problem(name)
+    if name_problem:
+        problems.append({"field": "name", "detail": name_problem})
     tokens = parse_scope(" ".join(scopes))
     if tokens is None:
-        problems.append({"field": "scopes", "detail": "must be valid scope tokens"})
+        problems.append({"field": "scopes", "detail": scope_problem(" ".join(scopes))})
     owner = Client.by_client_id(owner_id) if owner_id else None
     if owner_id and owner is None:
         problems.append({"field": "owner", "detail": f"no client {owner_id!r}"})

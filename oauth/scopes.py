@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models import Client, Resource
 from oauth.errors import OAuthError
-from oauth.validation import canonical_uri, parse_scope, resource_problem
+from oauth.validation import canonical_uri, parse_scope, resource_problem, scope_problem
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 # Scopes the built-in API (/api/v2, audience = the issuer) understands; /users/me needs profile.
@@ -47,10 +47,19 @@ def select_scopes(requested: list[str], known: set[str], allowed: list[str]) -> 
 
 def check_scope(client: Client, scope: str | None) -> list[str]:
     """Parse and check a request's `scope` for `client`; raises OAuthError(invalid_scope)."""
+    return select_scopes(parse_scope_param(scope), known_scopes(), client.scope.split())
+
+
+def parse_scope_param(scope: str | None) -> list[str]:
+    """A request's `scope` as tokens; raises invalid_scope when unusable.
+
+    RFC 6749 §5.2 names invalid_scope for a scope that is "invalid, unknown, or malformed",
+    so a scope over our size limits is answered as that too, not as invalid_request.
+    """
     requested = parse_scope(scope)
     if requested is None:
-        raise OAuthError("invalid_scope", "The scope parameter is malformed.")
-    return select_scopes(requested, known_scopes(), client.scope.split())
+        raise OAuthError("invalid_scope", f"The scope parameter {scope_problem(scope or '')}.")
+    return requested
 
 
 def check_machine_scope(client: Client, scope: str | None) -> list[str]:
@@ -59,9 +68,7 @@ def check_machine_scope(client: Client, scope: str | None) -> list[str]:
     RFC 6749 §3.3 default without `scope`: the client's allowed scopes minus the user ones,
     or none at all.
     """
-    requested = parse_scope(scope)
-    if requested is None:
-        raise OAuthError("invalid_scope", "The scope parameter is malformed.")
+    requested = parse_scope_param(scope)
     user_scopes = [s for s in requested if s in OIDC_SCOPES]
     if user_scopes:
         raise OAuthError(

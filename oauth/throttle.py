@@ -1,21 +1,36 @@
-"""Failure throttling counted in SQLite, so the limits hold across every gunicorn worker.
+"""Abuse limits counted in SQLite, so they hold across every gunicorn worker.
 
-A caller names its buckets with their limits, e.g. `[("login:user:alice", 10),
+A caller names its buckets with their limits, e.g. `[("login:user:alice", 100),
 ("login:ip:203.0.113.9", 50)]`: `check()` refuses while any bucket has reached its limit
-within the window, `fail()` counts one failure in each bucket. Sign-in and the device-code page
-share this module.
+within the window, `fail()` counts one event in each bucket. Sign-in, client authentication,
+device authorization, the device-code page and registration share this module; the README's
+"Abuse limits" table lists every bucket.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 
 from models import ThrottleEvent, count_recent, db, utcnow
 from oauth.validation import normalize_username
 
 WINDOW = timedelta(minutes=15)
-LOGIN_USER_LIMIT = 10
+# Sign-in. The lock is per (username, address): a hard per-account lock would let anyone lock
+# the owner out (OWASP Authentication Cheat Sheet); the per-username ceiling only slows
+# guessing spread over many addresses.
+LOGIN_USER_IP_LIMIT = 10
+LOGIN_USER_LIMIT = 100
 LOGIN_IP_LIMIT = 50
+# Failed client authentication (token, revocation, introspection, device authorization): per
+# (client_id, address) and per address, never per client alone, so nobody elsewhere can lock a
+# client out.
+CLIENT_AUTH_CLIENT_IP_LIMIT = 10
+CLIENT_AUTH_IP_LIMIT = 50
+# Device authorization requests (RFC 8628 §3.1) per address, successful or not: each one
+# stores a device code.
+DEVICE_AUTHORIZATION_IP_LIMIT = 60
+MAX_CLIENT_ID_IN_BUCKET = 255
 
 Bucket = tuple[str, int]
 
@@ -29,13 +44,49 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
+def address(ip: str) -> str:
+    """The caller's address as counted: an IPv4 address, or the /64 an IPv6 address is in.
+
+    One IPv6 host usually holds a whole /64 (RFC 7421), so counting single addresses would let
+    it step past every per-address limit.
+    """
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def login_buckets(username: str, ip: str) -> list[Bucket]:
-    """Buckets for one sign-in attempt: the (normalised) username and the caller's IP."""
-    buckets: list[Bucket] = [(f"login:ip:{ip}", LOGIN_IP_LIMIT)]
+    """Buckets for one sign-in attempt: (username, address), the username, the address."""
+    where = address(ip)
+    buckets: list[Bucket] = [(f"login:ip:{where}", LOGIN_IP_LIMIT)]
     normal = normalize_username(username or "")
-    if normal is not None:  # a name that can't exist only counts against the IP
-        buckets.insert(0, (f"login:user:{normal}", LOGIN_USER_LIMIT))
+    if normal is not None:  # a name that can't exist only counts against the address
+        buckets[:0] = [
+            (f"login:user-ip:{normal}|{where}", LOGIN_USER_IP_LIMIT),
+            (f"login:user:{normal}", LOGIN_USER_LIMIT),
+        ]
     return buckets
+
+
+def client_auth_buckets(client_id: str | None, ip: str) -> list[Bucket]:
+    """Buckets for failed client authentication: (client_id as sent, address), the address."""
+    where = address(ip)
+    buckets: list[Bucket] = [(f"client-auth:ip:{where}", CLIENT_AUTH_IP_LIMIT)]
+    if client_id:
+        named = client_id[:MAX_CLIENT_ID_IN_BUCKET]
+        buckets.insert(0, (f"client-auth:client-ip:{named}|{where}", CLIENT_AUTH_CLIENT_IP_LIMIT))
+    return buckets
+
+
+def device_authorization_buckets(ip: str) -> list[Bucket]:
+    """The bucket counting device authorization requests from the caller's address."""
+    return [(f"device-authorization:ip:{address(ip)}", DEVICE_AUTHORIZATION_IP_LIMIT)]
 
 
 def _retry_after(bucket: str, limit: int, window: timedelta, now: datetime) -> int:

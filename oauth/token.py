@@ -30,8 +30,8 @@ from models import (
 from oauth import crypto, pkce, tokens
 from oauth.client_auth import authenticate_client, form_param
 from oauth.errors import OAuthError, json_error, no_store
-from oauth.scopes import check_machine_scope, check_resource
-from oauth.validation import parse_scope, redirect_uri_matches
+from oauth.scopes import check_machine_scope, check_resource, parse_scope_param
+from oauth.validation import redirect_uri_matches
 
 bp = Blueprint("token", __name__, url_prefix="/oauth2")
 
@@ -157,9 +157,7 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
 
 def check_narrow_scope(scope: str | None, granted: str) -> list[str]:
     """The scopes for the new access token: the original ones, or a subset (never wider)."""
-    requested = parse_scope(scope)
-    if requested is None:
-        raise OAuthError("invalid_scope", "The scope parameter is malformed.")
+    requested = parse_scope_param(scope)
     allowed = granted.split()
     wider = [s for s in requested if s not in allowed]
     if wider:
