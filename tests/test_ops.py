@@ -11,7 +11,7 @@ from conftest import basic, login, make_client
 from live_helpers import serve
 
 from app import HTML_PREFIXES, JSON_PREFIXES
-from oauth import metrics
+from oauth.ops import metrics
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from peewee import PeeweeException
 
 from models import db
-from oauth import api_reference, metrics, openapi
+from oauth import api_reference, openapi
+from oauth.ops import metrics
 from oauth.session import bearer_token, current_user, personal_token_user
 from oauth.validation import is_loopback_host
 
