@@ -44,8 +44,7 @@ def metrics_view():
     if not may_read_metrics():
         body = {"error": "access_denied", "error_description": "Metrics are for operators."}
         return jsonify(body), 403
-    text = metrics.exposition(current_app)
-    return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(metrics.exposition(current_app), content_type=metrics.CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")
