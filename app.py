@@ -37,15 +37,14 @@ from oauth import (
     login,
     maintenance,
     metadata,
-    metrics,
     mock,
-    ops,
     playground,
     registration,
     token,
     userinfo,
 )
 from oauth.errors import NO_STORE, error_page
+from oauth.ops import health, metrics
 from oauth.session import csrf, current_user
 from oauth.validation import is_loopback_host, normalize_issuer
 
@@ -181,7 +180,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
 
-    for module in (login, account, admin, admin_users, authorize, ops, playground):
+    for module in (login, account, admin, admin_users, authorize, health, playground):
         app.register_blueprint(module.bp)
     for module in (apps_api, token, introspection, api, metadata, userinfo, registration, mock):
         app.register_blueprint(module.bp)

@@ -18,3 +18,31 @@ errorlog = "-"
 # ($HOME/.gunicorn/gunicorn.ctl); Gatehouse doesn't use gunicornc, and parallel instances
 # (tests, benchmarks) must not step on each other's socket.
 control_socket_disable = True
+
+# /metrics: prometheus_client's multiprocess mode. Each worker counts into its own files in
+# METRICS_DIR and /metrics sums them. By default it is `<database>-metrics`, beside create_app's
+# database (GATEHOUSE_DATABASE, else instance/gatehouse.sqlite3 beside this file).
+_database = os.environ.get("GATEHOUSE_DATABASE") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "instance", "gatehouse.sqlite3"
+)
+metrics_dir = os.environ.get("GATEHOUSE_METRICS_DIR") or f"{_database}-metrics"
+
+
+def on_starting(server):
+    """In the master, once, before any worker starts (and imports the app).
+
+    prometheus_client decides on its first import whether it counts in files, so the workers
+    must inherit the variable; a previous run's counters must not add to this server's.
+    (Not with `preload_app`: the app would be imported before this hook.)
+    """
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from oauth.ops.metrics import reset_directory
+
+    reset_directory(metrics_dir)
+
+
+def child_exit(server, worker):
+    """In the master, when a worker is gone: its counters stay, its live gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)

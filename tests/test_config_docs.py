@@ -37,7 +37,7 @@ def config_table() -> dict[str, str]:
 
 def read_by_code() -> set[str]:
     sources = [ROOT / "app.py", ROOT / "models.py", ROOT / "gunicorn.conf.py"]
-    sources += sorted((ROOT / "oauth").glob("*.py"))
+    sources += sorted((ROOT / "oauth").rglob("*.py"))
     found = set()
     for path in sources:
         for match in READS.finditer(path.read_text()):

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from peewee import PeeweeException
 
 from models import db
-from oauth import api_reference, metrics, openapi
+from oauth import api_reference, openapi
+from oauth.ops import metrics
 from oauth.session import bearer_token, current_user, personal_token_user
 from oauth.validation import is_loopback_host
 
@@ -43,8 +44,7 @@ def metrics_view():
     if not may_read_metrics():
         body = {"error": "access_denied", "error_description": "Metrics are for operators."}
         return jsonify(body), 403
-    text = metrics.exposition(current_app)
-    return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(metrics.exposition(current_app), content_type=metrics.CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

@@ -1,0 +1,135 @@
+"""Request metrics for Prometheus, through `prometheus_client`, summed over every gunicorn worker.
+
+Under gunicorn, `gunicorn.conf.py` sets `PROMETHEUS_MULTIPROC_DIR` (from METRICS_DIR) before
+any worker imports `prometheus_client`, so every worker counts into its own memory-mapped files
+there and `/metrics` sums all of them: the server's numbers, not one worker's. A dead worker's
+files stay, so totals never go backwards while the server runs; the directory is emptied when
+the server starts. Without that variable (tests, `flask run`) one process counts in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+# Latency buckets in seconds (Prometheus `le` bounds); +Inf is implied.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GRANT_TYPES = {
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code",
+}
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class Metrics:
+    """One app's metrics, and the registry `/metrics` reads them from."""
+
+    def __init__(self, multiprocess_dir: str | None) -> None:
+        own = CollectorRegistry()
+        self.requests = Counter(
+            "gatehouse_http_requests_total",
+            "HTTP requests answered, by endpoint and status.",
+            ["endpoint", "method", "status"],
+            registry=own,
+        )
+        self.latency = Histogram(
+            "gatehouse_http_request_duration_seconds",
+            "Time to answer a request, by endpoint.",
+            ["endpoint"],
+            buckets=BUCKETS,
+            registry=own,
+        )
+        self.tokens = Counter(
+            "gatehouse_tokens_issued_total",
+            "Successful token responses, by grant type.",
+            ["grant_type"],
+            registry=own,
+        )
+        if multiprocess_dir is None:
+            self.registry = own
+        else:  # every worker's files, this one's included
+            self.registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.registry, path=multiprocess_dir)
+        # labels() validates and locks on each call; a request only needs a dict lookup.
+        self._children: dict[tuple, tuple] = {}
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float | None) -> None:
+        key = (endpoint, method, status)
+        children = self._children.get(key)
+        if children is None:
+            requests = self.requests.labels(endpoint, method, str(status))
+            children = self._children[key] = (requests, self.latency.labels(endpoint))
+        children[0].inc()
+        if seconds is not None:
+            children[1].observe(seconds)
+
+    def issued(self, grant_type: str) -> None:
+        self.tokens.labels(grant_type).inc()
+
+
+def multiprocess_dir() -> str | None:
+    """The directory every worker counts into, or None when this process counts alone."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory and values.ValueClass is values.MutexValue:
+        # prometheus_client picks its value class once, when it is first imported.
+        raise RuntimeError(f"{MULTIPROC_ENV} was set after prometheus_client was imported")
+    return directory or None
+
+
+def reset_directory(directory: str) -> None:
+    """Create `directory`, or empty it of a previous run's counters (gunicorn's `on_starting`).
+
+    The prometheus_client docs: wipe it between runs, never while the server runs. Only its
+    `*.db` files go, in case METRICS_DIR names a directory that also holds other things.
+    """
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _after(response: Response) -> Response:
+    metrics: Metrics = current_app.extensions["gatehouse_metrics"]
+    started = g.get("metrics_started")
+    seconds = time.perf_counter() - started if started is not None else None
+    endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
+    method = request.method if request.method in METHODS else "OTHER"
+    metrics.observe(endpoint, method, response.status_code, seconds)
+    if endpoint == "token.token" and response.status_code == 200:
+        grant = request.form.get("grant_type", "")
+        metrics.issued(grant if grant in GRANT_TYPES else "other")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Count every request of `app` (summed over gunicorn's workers; see the module docstring)."""
+    disable_created_metrics()  # no `_created` samples: multiprocess mode has none either
+    app.extensions["gatehouse_metrics"] = Metrics(multiprocess_dir())
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+    app.after_request(_after)
+
+
+def exposition(app: Flask) -> bytes:
+    """The current metrics of the whole server, as Prometheus text (format 0.0.4)."""
+    return generate_latest(app.extensions["gatehouse_metrics"].registry)
