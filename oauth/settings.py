@@ -79,7 +79,9 @@ def _bind_problem(value: str) -> str | None:
 
 
 def _secret_key_problem(value: str) -> str | None:
-    return None if len(value) >= 32 else "must be at least 32 characters (32 random bytes in hex)"
+    if value and len(value) < 32:  # empty: generated once into the instance folder
+        return "must be at least 32 characters (32 random bytes in hex)"
+    return None
 
 
 def _file_problem(value: str) -> str | None:
@@ -267,7 +269,7 @@ def check_value(setting: Setting, value: Any) -> Any:
     if setting.kind == "text":
         if not isinstance(value, str):
             return _refuse(setting, value, "must be a string")
-        problem = setting.check(value) if setting.check and value else None
+        problem = setting.check(value) if setting.check else None
         if problem:
             return _refuse(setting, value, problem)
     return value

@@ -65,12 +65,15 @@ def test_mock_off_starts_a_server_without_mock_mode(tmp_path):
         ("REGISTRATION", "closed", "must be one of open, admin, off"),
         ("CODE_TTL", "3600", "must be an integer from 1 to 600"),
         ("WORKERS", "2.5", "must be an integer from 1 to 64"),
+        ("ISSUER", "", "issuer must be an http(s) URL without query or fragment"),
+        ("BIND", "", "must be HOST:PORT (port 1 to 65535), unix:PATH or fd://N"),
+        ("BIND", "127.0.0.1:99999", "must be HOST:PORT (port 1 to 65535), unix:PATH or fd://N"),
         ("ISSUER", "ftp://example.com", "issuer must be an http(s) URL without query or fragment"),
     ],
 )
 def test_a_bad_value_is_one_line_and_exit_status_2(tmp_path, command, name, value, why):
     port = free_port()
-    env = {f"GATEHOUSE_{name}": value, "GATEHOUSE_BIND": f"127.0.0.1:{port}"}
+    env = {"GATEHOUSE_BIND": f"127.0.0.1:{port}", f"GATEHOUSE_{name}": value}
     result = run(command, tmp_path, **env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [f"gatehouse: GATEHOUSE_{name}={value}: {why}"]
