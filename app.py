@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 from flask import Flask, Response, abort, current_app, jsonify, request
@@ -19,7 +18,16 @@ from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from models import PRAGMAS, User, apply_migrations, db, parse_migrations, schema_version
+from models import (
+    PRAGMAS,
+    User,
+    apply_migrations,
+    db,
+    parse_migrations,
+    private_database,
+    private_files,
+    schema_version,
+)
 from oauth import (
     account,
     accounts,
@@ -38,41 +46,20 @@ from oauth import (
     maintenance,
     metadata,
     mock,
+    perimeter,
     playground,
     registration,
+    settings,
     token,
     userinfo,
 )
 from oauth.errors import NO_STORE, error_page
 from oauth.ops import health, metrics
 from oauth.session import csrf, current_user
-from oauth.validation import is_loopback_host, normalize_issuer
 
 MIGRATIONS = Path(__file__).with_name("migrations.sql")
+DEFAULTS = settings.DEFAULTS  # every setting's default: the table is in oauth/settings.py
 
-DEFAULTS: dict[str, Any] = {
-    "ISSUER": "http://127.0.0.1:8000",
-    "BIND": "127.0.0.1:8000",
-    "CODE_TTL": 300,  # RFC 6749 §4.1.2: short-lived, 10 minutes at most
-    "ACCESS_TOKEN_TTL": 3600,
-    "REFRESH_TOKEN_TTL": 30 * 86400,  # idle lifetime; every rotation restarts it
-    "REFRESH_TOKEN_ABSOLUTE_TTL": 90 * 86400,  # rotation never extends a family past this
-    "REFRESH_TOKEN_REUSE_GRACE": 0,  # >0: a reuse this soon after rotation is refused, not theft
-    "DEVICE_CODE_TTL": 900,
-    "SESSION_LIFETIME": 8 * 3600,
-    "REGISTRATION": "open",  # open | admin | off
-    "MOCK": False,
-    "MOCK_AUTO_CONSENT": False,
-    "MOCK_ANY_CLIENT": False,
-    "MOCK_ALLOW_REMOTE": False,
-    "ALLOW_INSECURE_ISSUER": False,
-    "TRUSTED_PROXIES": 0,  # how many reverse proxies' X-Forwarded-* headers to trust
-    "CIMD_HOSTS": "",  # registration=admin: hosts whose client metadata documents are accepted
-    "CIMD_ALLOWLIST": "",  # test-only: hosts a client metadata document may resolve to
-    "CIMD_CA_BUNDLE": "",  # test-only: extra CA file trusted when fetching those documents
-    "MAX_CONTENT_LENGTH": 64 * 1024,  # protocol bodies are small; 413 beyond this
-    "MAX_FORM_PARTS": 200,
-}
 
 # Path prefixes that answer people with HTML; everything else below /oauth2, /api and
 # /.well-known answers clients with JSON.
@@ -83,6 +70,12 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
 )
+
+
+def private_dir(path: str) -> None:
+    """Create the instance folder 0700, and tighten an older one we own, whatever the umask."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    private_files(path, mode=0o700)
 
 
 def load_or_create_secret(instance_path: str) -> str:
@@ -104,56 +97,17 @@ def load_or_create_secret(instance_path: str) -> str:
         return f.read().strip()
 
 
-def loopback_bind_issuer(bind: str) -> str | None:
-    """`http://<bind>` when gunicorn listens on a loopback host and port, else None.
-
-    With no GATEHOUSE_ISSUER, `GATEHOUSE_BIND=127.0.0.1:9000` makes the issuer (and every URL
-    printed or published) say port 9000, not the default 8000 nobody is listening on.
-    """
-    parts = urlsplit("http://" + bind)
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    if port is None or not is_loopback_host(parts.hostname or ""):
-        return None
-    return f"http://{parts.netloc}"
-
-
-def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse configurations that would be unsafe to serve."""
-    host = urlsplit(config["ISSUER"]).hostname or ""
-    insecure = config["ISSUER"].startswith("http://") and not is_loopback_host(host)
-    if insecure and not config["ALLOW_INSECURE_ISSUER"]:
-        raise RuntimeError(
-            "GATEHOUSE_ISSUER is http:// on a non-loopback host; use https, or set "
-            "GATEHOUSE_ALLOW_INSECURE_ISSUER=1 if you really mean it"
-        )
-    if config["MOCK"] and not is_loopback_host(host) and not config["MOCK_ALLOW_REMOTE"]:
-        raise RuntimeError(
-            "mock mode signs anyone in: it refuses a non-loopback issuer unless "
-            "GATEHOUSE_MOCK_ALLOW_REMOTE=1"
-        )
-    if config["REGISTRATION"] not in ("open", "admin", "off"):
-        raise RuntimeError("GATEHOUSE_REGISTRATION must be open, admin or off")
-    if not 1 <= int(config["CODE_TTL"]) <= 600:
-        raise RuntimeError("GATEHOUSE_CODE_TTL must be 1..600 seconds")
-
-
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Gatehouse app; `config` (tests) overrides defaults and GATEHOUSE_* env vars."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(DEFAULTS)
-    app.config["DATABASE"] = os.path.join(app.instance_path, "gatehouse.sqlite3")
-    app.config.from_prefixed_env(prefix="GATEHOUSE")
-    if config is not None:
-        app.config.update(config)
-    if "GATEHOUSE_ISSUER" not in os.environ and "ISSUER" not in (config or {}):
-        app.config["ISSUER"] = loopback_bind_issuer(str(app.config["BIND"])) or app.config["ISSUER"]
-    app.config["ISSUER"] = normalize_issuer(app.config["ISSUER"])
-    check_config(app.config)
-    os.makedirs(app.instance_path, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
+    if config is None:
+        app.config.from_mapping(settings.config_or_exit(os.environ))
+    else:  # tests: typed values over the environment; a bad one raises SettingsError
+        app.config.from_mapping(settings.load_config(os.environ, config))
+    if not app.config["DATABASE"]:
+        app.config["DATABASE"] = os.path.join(app.instance_path, "gatehouse.sqlite3")
+    private_dir(app.instance_path)
+    if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
     secure = app.config["ISSUER"].startswith("https://")
     app.config.update(
@@ -161,16 +115,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=int(app.config["SESSION_LIFETIME"])),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=app.config["SESSION_LIFETIME"]),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
-    if int(app.config["TRUSTED_PROXIES"]) > 0:
-        n = int(app.config["TRUSTED_PROXIES"])
+    if app.config["TRUSTED_PROXIES"] > 0:
+        n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    # BUSY_TIMEOUT_MS (optional): how long a writer waits for the lock; tests use a tiny one.
-    busy_ms = int(app.config.get("BUSY_TIMEOUT_MS", PRAGMAS["busy_timeout"]))
-    db.init(app.config["DATABASE"], pragmas={**PRAGMAS, "busy_timeout": busy_ms})
+    # BUSY_TIMEOUT_MS: how long a writer waits for the lock; tests use a tiny one.
+    pragmas = {**PRAGMAS, "busy_timeout": app.config["BUSY_TIMEOUT_MS"]}
+    db.init(app.config["DATABASE"], pragmas=pragmas)
+    perimeter.init_app(app)  # Host check on a loopback issuer; mock mode answers loopback only
     app.before_request(_connect_db)
     app.before_request(_limit_chunked_body)
     app.after_request(_security_headers)
@@ -182,9 +137,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (login, account, admin, admin_users, authorize, health, playground):
         app.register_blueprint(module.bp)
-    for module in (apps_api, token, introspection, api, metadata, userinfo, registration, mock):
+    for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
+    if app.config["MOCK"]:  # the control API and its forced-error hook exist in mock mode only
+        app.register_blueprint(mock.bp)
+        csrf.exempt(mock.bp)
     app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token
     csrf.exempt(device.device_authorization)  # clients call it; /oauth2/device keeps CSRF
 
@@ -278,7 +236,8 @@ def _json_or_page(status: int, error: str, message: str, headers: dict | None = 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        names = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+        names = {403: "access_denied", 404: "not_found", 405: "method_not_allowed"}
+        names[413] = "request_too_large"
         error = names.get(exc.code or 500, "invalid_request" if (exc.code or 500) < 500 else "")
         response = _json_or_page(exc.code or 500, error or "server_error", exc.description or "")
         if exc.code == 405 and exc.valid_methods:
@@ -333,6 +292,7 @@ def db_status() -> None:
     """Show the schema version and the newest migration."""
     path = current_app.config["DATABASE"]
     newest = max(n for n, _ in parse_migrations(MIGRATIONS.read_text()))
+    private_database(path)
     conn = sqlite3.connect(path)
     try:
         version = schema_version(conn)

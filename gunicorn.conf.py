@@ -1,17 +1,28 @@
-"""gunicorn settings for Gatehouse (`gunicorn -c gunicorn.conf.py 'app:create_app()'`)."""
+"""gunicorn settings for Gatehouse (`gunicorn -c gunicorn.conf.py 'app:create_app()'`).
+
+The GATEHOUSE_* settings are read and checked here, in gunicorn's config phase, before it
+binds or starts a worker: a bad value stops the start with one line and exit status 2.
+"""
 
 import os
+import sys
 
-bind = os.environ.get("GATEHOUSE_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GATEHOUSE_WORKERS", "2"))
-threads = int(os.environ.get("GATEHOUSE_THREADS", "1"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the `gunicorn` script's path
+
+from oauth import settings  # noqa: E402 - after the path above
+
+# Not named `config`: gunicorn takes every module-level name that is one of its settings.
+gatehouse = settings.config_or_exit(os.environ)
+bind = gatehouse["BIND"]
+workers = gatehouse["WORKERS"]
+threads = gatehouse["THREADS"]
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
 # Requests carrying secrets are never logged with their bodies; the access log has no query
 # strings ("%(U)s" is the path only) because /oauth2/authorize callbacks carry codes in them.
-accesslog = os.environ.get("GATEHOUSE_ACCESS_LOG", "-")
+accesslog = gatehouse["ACCESS_LOG"]
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 # gunicorn 25+ opens a control socket shared by every instance of this user on the machine
@@ -22,10 +33,10 @@ control_socket_disable = True
 # /metrics: prometheus_client's multiprocess mode. Each worker counts into its own files in
 # METRICS_DIR and /metrics sums them. By default it is `<database>-metrics`, beside create_app's
 # database (GATEHOUSE_DATABASE, else instance/gatehouse.sqlite3 beside this file).
-_database = os.environ.get("GATEHOUSE_DATABASE") or os.path.join(
+_database = gatehouse["DATABASE"] or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "instance", "gatehouse.sqlite3"
 )
-metrics_dir = os.environ.get("GATEHOUSE_METRICS_DIR") or f"{_database}-metrics"
+metrics_dir = gatehouse["METRICS_DIR"] or f"{_database}-metrics"
 
 
 def on_starting(server):
@@ -46,3 +57,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+
+def when_ready(server) -> None:
+    """Once, in the master, when it listens: say loudly that mock mode is on."""
+    banner = settings.mock_banner(gatehouse)
+    if banner:
+        settings.say_once(banner)

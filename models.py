@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -18,9 +19,43 @@ from peewee import (
     TextField,
 )
 
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database and SQLite's files beside it
+
+
+def private_files(*paths: str, mode: int = 0o600) -> None:
+    """Take group and other access away from existing `paths` we own (umask or not)."""
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.geteuid() and info.st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+
+
+def private_database(path: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644 minus the umask).
+
+    SQLite gives `-wal`, `-shm` and `-journal` the database file's mode; older files are
+    tightened here too. The database holds the signing keys and every token hash.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    private_files(*(path + suffix for suffix in SQLITE_FILES))
+
+
+class PrivateSqliteDatabase(SqliteDatabase):
+    """A SqliteDatabase whose files are private to this user (see private_database)."""
+
+    def _connect(self):
+        private_database(self.database)
+        return super()._connect()
+
+
 # Deferred: create_app() calls db.init(path, pragmas=PRAGMAS). No connection at import time,
 # so gunicorn workers each open their own after the fork.
-db = SqliteDatabase(None)
+db = PrivateSqliteDatabase(None)
 
 PRAGMAS = {
     "journal_mode": "wal",  # readers don't block the single writer
@@ -495,6 +530,7 @@ def apply_migrations(path: str, text: str) -> list[int]:
     sqlite3.executescript() commits any open transaction before it runs.
     """
     applied = []
+    private_database(path)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=wal")

@@ -63,7 +63,7 @@ def gatehouse_calls(count: int) -> dict[str, Callable[[int], None]]:
     codes = fixtures.mint_codes(conn, setup, "micro-code", count)
     oidc = fixtures.mint_codes(conn, setup, "micro-oidc", count, "openid profile")
     conn.close()
-    app = create_app({"DATABASE": str(database), "ISSUER": ISSUER, "SECRET_KEY": "micro"})
+    app = create_app({"DATABASE": str(database), "ISSUER": ISSUER, "SECRET_KEY": "micro" * 8})
     client = app.test_client()
     auth = {"Authorization": setup.basic()}
 

@@ -18,7 +18,6 @@ a non-public address) and `CIMD_CA_BUNDLE` (a CA file to trust instead of the sy
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from oauth.cimd_fetch import (
 from oauth.client_metadata import check_client_metadata
 from oauth.errors import OAuthError
 from oauth.session import client_ip
+from oauth.settings import host_list
 
 __all__ = [
     "CIMDError",
@@ -93,7 +93,7 @@ def check_document(document: dict[str, Any], url: str) -> dict[str, Any]:
 
 def trusted_hosts(setting: str) -> set[str]:
     """GATEHOUSE_CIMD_HOSTS as a set: host names separated by commas and/or whitespace."""
-    return {host.lower().rstrip(".") for host in re.split(r"[\s,]+", setting or "") if host}
+    return {host.lower().rstrip(".") for host in host_list(setting or "")}
 
 
 def check_policy(url: str, config: Mapping[str, Any]) -> None:

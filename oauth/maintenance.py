@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,25 +150,32 @@ def checkpoint() -> tuple[int, int, int]:
 def backup(source: str, dest: str) -> int:
     """Copy the live database to `dest` with SQLite's online backup API; return its size.
 
-    The copy is written next to `dest` and renamed into place, is a single file (rollback
-    journal, not WAL), and passes `PRAGMA integrity_check` before it replaces anything.
+    The copy is a single file (rollback journal, not WAL), mode 0600, written to a new file
+    created exclusively beside `dest` (mkstemp: O_EXCL, never through a symlink), checked with
+    `PRAGMA integrity_check`, then renamed over `dest`; a symlink at `dest` is replaced, never
+    followed.
     """
-    partial = f"{dest}.partial"
-    if os.path.exists(partial):
-        os.remove(partial)
-    src = sqlite3.connect(source, timeout=30)
+    directory, name = os.path.split(os.path.abspath(dest))
+    fd, partial = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".partial")
+    os.close(fd)
     try:
-        out = sqlite3.connect(partial)
+        src = sqlite3.connect(source, timeout=30)
         try:
-            src.backup(out)  # one step: a consistent snapshot, writers keep going under WAL
-            out.execute("PRAGMA journal_mode=DELETE")
-            (result,) = out.execute("PRAGMA integrity_check").fetchone()
+            out = sqlite3.connect(partial)
+            try:
+                src.backup(out)  # one step: a consistent snapshot, writers keep going under WAL
+                out.execute("PRAGMA journal_mode=DELETE")
+                (result,) = out.execute("PRAGMA integrity_check").fetchone()
+            finally:
+                out.close()
         finally:
-            out.close()
-    finally:
-        src.close()
-    if result != "ok":
-        os.remove(partial)
-        raise RuntimeError(f"backup failed its integrity check: {result}")
-    os.replace(partial, dest)
+            src.close()
+        if result != "ok":
+            raise RuntimeError(f"backup failed its integrity check: {result}")
+        os.replace(partial, dest)
+    except BaseException:
+        for leftover in (partial, partial + "-journal"):
+            if os.path.lexists(leftover):
+                os.remove(leftover)
+        raise
     return os.path.getsize(dest)

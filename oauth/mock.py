@@ -1,8 +1,9 @@
 """Control API for tests: /api/v2/mock/ (users, clients, forced errors, minted tokens).
 
-Open to anyone in mock mode (GATEHOUSE_MOCK=1, loopback issuers only); otherwise it needs an
-admin personal access token (`Authorization: Bearer gpt_...`). Without either it answers 404,
-as if it did not exist; a non-admin's token gets 403. Bodies are JSON in and out, never cached;
+Registered only in mock mode (GATEHOUSE_MOCK=1: loopback issuer, bind and callers), and then
+open to anyone who can reach the server; without mock mode neither these routes nor the
+forced-error hook exist. An administrator's personal access token, if sent, is the audited
+actor instead of `mock`. Bodies are JSON in and out, never cached;
 errors are `{"message": ..., "validations": [{"field", "detail"}]}` like the apps API. A
 browser page on another origin cannot call it: every write needs `Content-Type:
 application/json` or the DELETE method, both of which need a CORS preflight we never grant.
@@ -21,20 +22,14 @@ from oauth.mock_provider import (
     MOCK_ACTOR,
     MockError,
     check_user_fields,
-    mock_on,
     upsert_user,
     user_json,
 )
 from oauth.session import bearer_token, client_ip, personal_token_user
 
 bp = Blueprint("mock", __name__, url_prefix="/api/v2/mock")
-# Every request to a protocol endpoint first checks for a queued forced error.
+# In a mock-mode app, every request to a protocol endpoint first checks for a forced error.
 bp.before_app_request(mock_forced.answer_forced_error)
-
-HIDDEN = (
-    "The mock control API is off. Start Gatehouse with GATEHOUSE_MOCK=1, "
-    "or send an administrator's personal access token."
-)
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -63,18 +58,11 @@ def _account_error(exc: AccountError):
 
 
 @bp.before_request
-def check_access():
-    """Mock mode, or an admin personal access token; otherwise the API is hidden (404)."""
+def name_the_actor():
+    """The audited actor: an administrator's personal access token if sent, else `mock`."""
     token = bearer_token()
     user = personal_token_user(token) if token else None
-    if mock_on():
-        g.actor = user.username if user is not None and user.is_admin else MOCK_ACTOR
-        return
-    if user is None:
-        raise ApiError(404, HIDDEN)
-    if not user.is_admin:
-        raise ApiError(403, "Only administrators may use the mock control API.")
-    g.actor = user.username
+    g.actor = user.username if user is not None and user.is_admin else MOCK_ACTOR
 
 
 @bp.put("/users/<username>")

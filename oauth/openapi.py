@@ -327,7 +327,6 @@ def paths() -> dict[str, Any]:
                 security=ADMIN,
             ),
         },
-        **mock_paths(),
         "/healthz": {
             "get": op(
                 "Liveness and a database round trip",
@@ -357,7 +356,7 @@ def paths() -> dict[str, Any]:
 
 
 def mock_paths() -> dict[str, Any]:
-    """The mock control API (GATEHOUSE_MOCK=1, or an administrator's personal access token)."""
+    """The mock control API (registered only with GATEHOUSE_MOCK=1)."""
     base = "/api/v2/mock"
     auth = [{}, {"adminToken": []}]
 
@@ -425,8 +424,20 @@ def mock_paths() -> dict[str, Any]:
     }
 
 
-def document(issuer: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for a server at `issuer`."""
+TAGS = [
+    {"name": "discovery", "description": "Public, cacheable documents"},
+    {"name": "protocol", "description": "Called by OAuth clients and resource servers"},
+    {"name": "registration", "description": "Dynamic client registration"},
+    {"name": "api", "description": "The built-in protected resource"},
+    {"name": "management", "description": "Apps and secrets, for administrators"},
+    {"name": "mock", "description": "Test control API (mock mode only)"},
+    {"name": "operations", "description": "Health and metrics"},
+]
+
+
+def document(issuer: str, mock: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for a server at `issuer`; the control API only in mock mode."""
+    tags = TAGS if mock else [tag for tag in TAGS if tag["name"] != "mock"]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -438,15 +449,7 @@ def document(issuer: str) -> dict[str, Any]:
             "Browser pages (/oauth2/authorize, /login, /admin) are not listed.",
         },
         "servers": [{"url": issuer}],
-        "tags": [
-            {"name": "discovery", "description": "Public, cacheable documents"},
-            {"name": "protocol", "description": "Called by OAuth clients and resource servers"},
-            {"name": "registration", "description": "Dynamic client registration"},
-            {"name": "api", "description": "The built-in protected resource"},
-            {"name": "management", "description": "Apps and secrets, for administrators"},
-            {"name": "mock", "description": "Test control API (mock mode or administrators)"},
-            {"name": "operations", "description": "Health and metrics"},
-        ],
-        "paths": paths(),
+        "tags": tags,
+        "paths": {**paths(), **mock_paths()} if mock else paths(),
         "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }

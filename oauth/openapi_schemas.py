@@ -305,8 +305,6 @@ ADMIN_ERRORS = {
 
 MOCK_ERRORS = {
     "400": api_error("Validation failed: every problem listed in `validations`"),
-    "403": api_error("A personal access token that is not an administrator's"),
-    "404": api_error("The control API is off (not mock mode and no administrator token)"),
     **COMMON,
 }
 

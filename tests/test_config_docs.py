@@ -1,5 +1,6 @@
-"""The README's configuration table is the truth: every setting the code reads is in it, with
-the default that `app.DEFAULTS` and gunicorn.conf.py really use."""
+"""The README's configuration table is the settings reader's table (oauth/settings.py): the same
+names, the same defaults, each meaning opening with the reader's one line of help; and every
+setting the code reads is in it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import runpy
 import pytest
 from conftest import ROOT
 
-from app import DEFAULTS
 from models import PRAGMAS
+from oauth.settings import BY_NAME, DEFAULTS, SETTINGS, Setting
 
 # Settings read from the Flask config or the environment (`config["X"]`, `config.get("X")`,
 # `_seconds("X")` in oauth/tokens.py, `os.environ.get("GATEHOUSE_X")`).
@@ -22,16 +23,16 @@ READS = re.compile(
 NOT_SETTINGS = {"WTF_CSRF_ENABLED", "TESTING"}
 
 
-def config_table() -> dict[str, str]:
-    """{name without GATEHOUSE_: default cell} from the README's Configuration table."""
+def config_table() -> dict[str, tuple[str, str]]:
+    """{name without GATEHOUSE_: (default cell, meaning cell)} from the README's table."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 3 and cells[0].startswith("`GATEHOUSE_"):
-            for name in re.findall(r"`GATEHOUSE_([A-Z0-9_]+)`", cells[0]):
-                rows[name] = cells[1]
+            (name,) = re.findall(r"`GATEHOUSE_([A-Z0-9_]+)`", cells[0])
+            rows[name] = (cells[1], "|".join(cells[2:]))
     return rows
 
 
@@ -45,40 +46,48 @@ def read_by_code() -> set[str]:
     return found - NOT_SETTINGS
 
 
-def documented_default(value) -> str:
-    """How the table writes a default: `3600`, `open`, off."""
-    if value is False:
+def documented_default(setting: Setting) -> str:
+    """How the table writes a default: `3600`, `open`, off, empty, or the `shown` text."""
+    if setting.shown:
+        return setting.shown
+    if setting.default is False:
         return "off"
-    if value == "":
+    if setting.default == "":
         return "empty"
-    return f"`{value}`"
+    return f"`{setting.default}`"
 
 
-def test_every_setting_the_code_reads_is_documented():
-    missing = (read_by_code() | set(DEFAULTS)) - set(config_table())
-    assert not missing, f"add to the README's configuration table: {sorted(missing)}"
+def test_the_table_and_the_reader_name_the_same_settings():
+    assert list(config_table()) == [setting.name for setting in SETTINGS]
 
 
-def test_the_table_names_only_real_settings():
-    assert set(config_table()) - read_by_code() - set(DEFAULTS) == set()
+def test_every_setting_the_code_reads_is_in_the_reader():
+    assert read_by_code() - set(BY_NAME) == set()
 
 
-@pytest.mark.parametrize("name", sorted(DEFAULTS))
-def test_documented_defaults_match_app_defaults(name):
-    cell = config_table()[name]
-    assert cell.startswith(documented_default(DEFAULTS[name])), (name, cell)
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
+def test_documented_default_and_meaning_match_the_reader(setting):
+    default, meaning = config_table()[setting.name]
+    assert default.startswith(documented_default(setting)), default
+    assert meaning.startswith(setting.help), meaning
 
 
-def test_documented_defaults_match_gunicorn_conf(monkeypatch):
-    for name in ("BIND", "WORKERS", "THREADS", "ACCESS_LOG"):
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
+def test_the_help_states_the_range_or_choices(setting):
+    if setting.kind == "int":
+        assert f"{setting.low} to {setting.high}" in setting.help
+    for choice in setting.choices:
+        assert f"`{choice}`" in setting.help
+
+
+def test_gunicorn_conf_uses_the_reader_defaults(monkeypatch):
+    for name in BY_NAME:
         monkeypatch.delenv(f"GATEHOUSE_{name}", raising=False)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    table = config_table()
-    assert table["BIND"].startswith(f"`{conf['bind']}`")
-    assert table["WORKERS"].startswith(f"`{conf['workers']}` / `{conf['threads']}`")
-    assert table["THREADS"] == table["WORKERS"]
-    assert table["ACCESS_LOG"].startswith(f"`{conf['accesslog']}`")
+    assert conf["bind"] == DEFAULTS["BIND"]
+    assert (conf["workers"], conf["threads"]) == (DEFAULTS["WORKERS"], DEFAULTS["THREADS"])
+    assert conf["accesslog"] == DEFAULTS["ACCESS_LOG"]
 
 
-def test_documented_busy_timeout_is_the_pragma():
-    assert config_table()["BUSY_TIMEOUT_MS"].startswith(f"`{PRAGMAS['busy_timeout']}`")
+def test_default_busy_timeout_is_the_pragma():
+    assert DEFAULTS["BUSY_TIMEOUT_MS"] == PRAGMAS["busy_timeout"]

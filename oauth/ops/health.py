@@ -50,7 +50,7 @@ def metrics_view():
 @bp.get("/openapi.json")
 def openapi_json():
     """The OpenAPI 3.1 document of the JSON endpoints (public, like the metadata)."""
-    response = jsonify(openapi.document(current_app.config["ISSUER"]))
+    response = jsonify(openapi.document(current_app.config["ISSUER"], current_app.config["MOCK"]))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -58,7 +58,7 @@ def openapi_json():
 @bp.get("/api/docs")
 def api_docs():
     """The API reference, rendered here from the same document (nothing loaded from elsewhere)."""
-    doc = openapi.document(current_app.config["ISSUER"])
+    doc = openapi.document(current_app.config["ISSUER"], current_app.config["MOCK"])
     sections = api_reference.reference(doc)
     schemas = api_reference.schema_tables()
     return render_template("ops/api_docs.html", doc=doc, sections=sections, schemas=schemas)
