@@ -186,7 +186,7 @@ def test_metrics_refuse_to_start_when_multiprocess_mode_came_too_late(monkeypatc
     """The variable was set after prometheus_client chose in-memory values: say so, loudly."""
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR"):
-        create_app({"DATABASE": str(tmp_path / "db.sqlite3"), "SECRET_KEY": "x"})
+        create_app({"DATABASE": str(tmp_path / "db.sqlite3"), "SECRET_KEY": "k" * 64})
 
 
 # -- /openapi.json and /api/docs ------------------------------------------------------------
