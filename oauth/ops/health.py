@@ -60,5 +60,5 @@ def api_docs():
     """The API reference, rendered here from the same document (nothing loaded from elsewhere)."""
     doc = openapi.document(current_app.config["ISSUER"], current_app.config["MOCK"])
     sections = reference(doc)
-    schemas = schema_tables()
+    schemas = schema_tables(doc)
     return render_template("ops/api_docs.html", doc=doc, sections=sections, schemas=schemas)
