@@ -220,19 +220,26 @@ def json_routes(app) -> set[tuple[str, str]]:
     return routes
 
 
-def test_openapi_documents_every_json_route(app, client):
-    doc = client.get("/openapi.json").get_json()
+@pytest.fixture(params=[False, True], ids=["normal", "mock"])
+def any_mode_app(config, request):
+    """The app without and with GATEHOUSE_MOCK (the mock control API is listed only there)."""
+    config["MOCK"] = request.param
+    return request.getfixturevalue("app")
+
+
+def test_openapi_documents_every_json_route(any_mode_app):
+    doc = any_mode_app.test_client().get("/openapi.json").get_json()
     documented = {
         (_shape(path), method)
         for path, item in doc["paths"].items()
         for method in item
         if method != "parameters"
     }
-    assert json_routes(app) == documented
+    assert json_routes(any_mode_app) == documented
 
 
-def test_openapi_document_is_3_1_and_every_ref_resolves(client):
-    response = client.get("/openapi.json")
+def test_openapi_document_is_3_1_and_every_ref_resolves(any_mode_app):
+    response = any_mode_app.test_client().get("/openapi.json")
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["openapi"].startswith("3.1")

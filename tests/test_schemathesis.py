@@ -20,7 +20,7 @@ from live_helpers import PASSWORD, REDIRECT_URI, add_user_and_client, serve
 from oauth_browser import drive_consent
 from schemathesis import GenerationMode, checks
 
-from oauth import openapi
+from oauth.ops import openapi
 
 pytestmark = pytest.mark.live
 # Cases per operation, valid and invalid mixed; `make soak` may raise it for a deeper run.

@@ -6,8 +6,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from peewee import PeeweeException
 
 from models import db
-from oauth import api_reference, openapi
-from oauth.ops import metrics
+from oauth.ops import metrics, openapi
+from oauth.ops.api_docs import reference, schema_tables
 from oauth.session import bearer_token, current_user, personal_token_user
 from oauth.validation import is_loopback_host
 
@@ -59,6 +59,6 @@ def openapi_json():
 def api_docs():
     """The API reference, rendered here from the same document (nothing loaded from elsewhere)."""
     doc = openapi.document(current_app.config["ISSUER"], current_app.config["MOCK"])
-    sections = api_reference.reference(doc)
-    schemas = api_reference.schema_tables()
+    sections = reference(doc)
+    schemas = schema_tables(doc)
     return render_template("ops/api_docs.html", doc=doc, sections=sections, schemas=schemas)

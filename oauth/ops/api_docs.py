@@ -1,10 +1,8 @@
-"""The API reference page's view of the OpenAPI document: operations grouped by tag."""
+"""The API reference page (/api/docs): the OpenAPI document (oauth/ops/openapi.py) by tag."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from oauth.openapi_schemas import SCHEMAS
 
 
 def _type_of(schema: dict[str, Any]) -> str:
@@ -23,12 +21,12 @@ def _type_of(schema: dict[str, Any]) -> str:
     return " or ".join(kind) if isinstance(kind, list) else kind
 
 
-def fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """The members of an object schema (following $ref and allOf) for a table."""
+def fields(schema: dict[str, Any], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    """The members of an object schema (following $ref into `schemas`, and allOf) for a table."""
     if "$ref" in schema:
-        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[-1]]
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
     if "allOf" in schema:
-        return [field for part in schema["allOf"] for field in fields(part)]
+        return [field for part in schema["allOf"] for field in fields(part, schemas)]
     required = set(schema.get("required", []))
     return [
         {"name": name, "type": _type_of(sub), "required": name in required}
@@ -65,12 +63,13 @@ def reference(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     for p in [*shared, *operation.get("parameters", [])]
                 ],
                 "media": media,
-                "fields": fields(schema["schema"]) if schema else [],
+                "fields": fields(schema["schema"], doc["components"]["schemas"]) if schema else [],
                 "responses": responses,
             })  # fmt: skip
     return list(sections.values())
 
 
-def schema_tables() -> list[tuple[str, list[dict[str, Any]]]]:
-    """Every component schema as (name, member rows)."""
-    return [(name, fields(schema)) for name, schema in SCHEMAS.items()]
+def schema_tables(doc: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every component schema of the document as (name, member rows)."""
+    schemas = doc["components"]["schemas"]
+    return [(name, fields(schema, schemas)) for name, schema in schemas.items()]
