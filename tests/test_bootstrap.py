@@ -18,9 +18,10 @@ import sys
 import pytest
 from conftest import ROOT, login
 
-from app import DEFAULTS, create_app, load_or_create_secret, upgrade
+from app import DEFAULTS, create_app, load_or_create_secret
 from models import AuditEvent, User, db
 from oauth import accounts
+from oauth.ops.migrations import upgrade
 from oauth.settings import loopback_bind_issuer
 
 PASSWORD = re.compile(r"password: (\S+)")

@@ -78,7 +78,8 @@ def test_no_refresh_token_without_the_grant(client, user, app):
 
 def test_lifetimes_come_from_config(config, user):
     config["ACCESS_TOKEN_TTL"] = 120
-    from app import create_app, upgrade
+    from app import create_app
+    from oauth.ops.migrations import upgrade
 
     upgrade(config["DATABASE"])
     http = create_app(config).test_client()

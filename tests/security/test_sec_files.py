@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, load_or_create_secret, upgrade
+from app import create_app, load_or_create_secret
 from models import User, db
-from oauth import maintenance
+from oauth.ops import maintenance
+from oauth.ops.migrations import upgrade
 
 UMASKS = [0o022, 0o000]
 
