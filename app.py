@@ -13,17 +13,10 @@ import click
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from models import PRAGMAS, User, db, private_files
+from models import PRAGMAS, db, private_files
 from oauth import (
-    account,
-    accounts,
-    admin,
-    admin_users,
     api,
-    apps_api,
     authorize,
-    cli_clients,
-    cli_users,
     device,
     introspection,
     keys,
@@ -34,6 +27,17 @@ from oauth import (
     settings,
     token,
     userinfo,
+)
+from oauth.manage import (
+    account_pages,
+    apps_api,
+    apps_cli,
+    apps_pages,
+    audit,
+    resources_cli,
+    resources_pages,
+    users_cli,
+    users_pages,
 )
 from oauth.ops import hardening, health, maintenance_cli, metrics, perimeter, playground
 from oauth.session import csrf, current_user
@@ -101,8 +105,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
 
-    for module in (login, account, admin, admin_users, authorize, health, playground):
-        app.register_blueprint(module.bp)
+    pages = (login, account_pages, apps_pages, resources_pages, users_pages, audit, authorize)
+    # Once each: apps and resources pages share "admin", users and audit "admin_users".
+    for blueprint in dict.fromkeys(module.bp for module in (*pages, health, playground)):
+        app.register_blueprint(blueprint)
     for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
@@ -114,10 +120,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.cli.add_command(maintenance_cli.db_cli)
     app.cli.add_command(keys_cli)
-    app.cli.add_command(bootstrap_command)
-    app.cli.add_command(cli_users.users_cli)
-    app.cli.add_command(cli_clients.clients_cli)
-    app.cli.add_command(cli_clients.resources_cli)
+    app.cli.add_command(users_cli.bootstrap_command)
+    app.cli.add_command(users_cli.users_cli)
+    app.cli.add_command(apps_cli.clients_cli)
+    app.cli.add_command(resources_cli.resources_cli)
     app.cli.add_command(registration.registration_cli)
     return app
 
@@ -144,18 +150,3 @@ def keys_rotate() -> None:
         key = keys.rotate(keep)
     seconds = int(keep.total_seconds())
     click.echo(f"new signing key {key.kid}; previous keys published for {seconds} more seconds")
-
-
-@click.command("bootstrap")
-def bootstrap_command() -> None:
-    """Create the first admin (random password, printed once) when there are no users."""
-    issuer = current_app.config["ISSUER"]
-    with db.connection_context():
-        if User.select().count() == 0:
-            password = secrets.token_urlsafe(12)
-            accounts.add_user("cli", "", "admin", password, name="Administrator", is_admin=True)
-            click.echo(
-                f"Created the first administrator.\n  username: admin\n  "
-                f"password: {password}   (shown once; change it or keep it safe)"
-            )
-    click.echo(f"Gatehouse issuer: {issuer}\nAdmin pages:      {issuer}/admin/apps")

@@ -12,7 +12,8 @@ from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAr
 from wtforms.validators import DataRequired, Length
 
 from models import User, audit, db
-from oauth import accounts, mock_provider, throttle
+from oauth import mock_provider, throttle
+from oauth.manage import users as accounts
 from oauth.session import client_ip, current_user, login_user, logout_user
 from oauth.validation import safe_next
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify
 
-from oauth import apps, mock_clients, mock_forced
-from oauth.accounts import AccountError
-from oauth.apps_api import ApiError, request_json
+from oauth import mock_clients, mock_forced
+from oauth.manage import apps
+from oauth.manage.apps_api import ApiError, request_json
+from oauth.manage.users import AccountError
 from oauth.mock_provider import (
     MOCK_ACTOR,
     MockError,

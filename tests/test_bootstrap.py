@@ -20,7 +20,7 @@ from conftest import ROOT, login
 
 from app import DEFAULTS, create_app, load_or_create_secret
 from models import AuditEvent, User, db
-from oauth import accounts
+from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
 from oauth.settings import loopback_bind_issuer
 

@@ -12,7 +12,8 @@ from conftest import basic, make_client, query_of
 
 from app import DEFAULTS, create_app
 from models import AuditEvent, Client, User, db
-from oauth import accounts, keys
+from oauth import keys
+from oauth.manage import users as accounts
 from oauth.settings import check_config
 
 MOCK_OFF = {"MOCK": False}

@@ -10,7 +10,8 @@ from test_sec_settings import GUNICORN, run
 
 from app import create_app
 from models import MockForcedError, db, utcnow
-from oauth import accounts, mock_forced
+from oauth import mock_forced
+from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
 from oauth.settings import SettingsError
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from models import Client, ClientSecret
-from oauth import apps
+from oauth.manage import apps
 from oauth.session import admin_required_api, client_ip
 
 bp = Blueprint("apps_api", __name__, url_prefix="/api/v2/oauth2-provider")
