@@ -112,9 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
-    if app.config["MOCK"]:  # the control API and its forced-error hook exist in mock mode only
-        app.register_blueprint(mock.bp)
-        csrf.exempt(mock.bp)
+    mock.init_app(app)  # the control API and its forced-error hook, in mock mode only
     app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token
     csrf.exempt(device.device_authorization)  # clients call it; /oauth2/device keeps CSRF
 

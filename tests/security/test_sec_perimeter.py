@@ -10,8 +10,8 @@ from test_sec_settings import GUNICORN, run
 
 from app import create_app
 from models import MockForcedError, db, utcnow
-from oauth import mock_forced
 from oauth.manage import users as accounts
+from oauth.mock import forced as mock_forced
 from oauth.ops.migrations import upgrade
 from oauth.settings import SettingsError
 

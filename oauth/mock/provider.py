@@ -1,8 +1,8 @@
 """Mock identity provider mode (GATEHOUSE_MOCK=1): the switches, extra claims and users.
 
 Sign-in by username alone creates the user; extra claims (a JSON object) ride on `User.claims`
-into id_tokens and UserInfo. Forced errors are in `oauth.mock_forced`, adopted clients and
-minted tokens in `oauth.mock_clients`; the views are `oauth.login` and `oauth.mock`.
+into id_tokens and UserInfo. Forced errors are in `oauth.mock.forced`, adopted clients and
+minted tokens in `oauth.mock.clients`; the views are `oauth.login` and `oauth.mock.api`.
 """
 
 from __future__ import annotations
