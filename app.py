@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
-import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -13,7 +11,7 @@ import click
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from models import PRAGMAS, db, private_files
+from models import PRAGMAS, db
 from oauth import (
     api,
     authorize,
@@ -39,35 +37,8 @@ from oauth.manage import (
     users_cli,
     users_pages,
 )
-from oauth.ops import hardening, health, maintenance_cli, metrics, perimeter, playground
+from oauth.ops import hardening, health, instance, maintenance_cli, metrics, perimeter, playground
 from oauth.session import csrf, current_user
-
-DEFAULTS = settings.DEFAULTS  # every setting's default: the table is in oauth/settings.py
-
-
-def private_dir(path: str) -> None:
-    """Create the instance folder 0700, and tighten an older one we own, whatever the umask."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    private_files(path, mode=0o700)
-
-
-def load_or_create_secret(instance_path: str) -> str:
-    """The instance's secret key: generated once (mode 0600) and shared by every worker."""
-    path = os.path.join(instance_path, "secret_key")
-    if not os.path.exists(path):
-        # Written whole to a private temp file, then linked into place: workers starting
-        # together never read a half-written key, and the first link wins for all of them.
-        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(secrets.token_hex(32))
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    with open(path, encoding="ascii") as f:
-        return f.read().strip()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -79,9 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(settings.load_config(os.environ, config))
     if not app.config["DATABASE"]:
         app.config["DATABASE"] = os.path.join(app.instance_path, "gatehouse.sqlite3")
-    private_dir(app.instance_path)
+    instance.private_dir(app.instance_path)
     if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
+        app.config["SECRET_KEY"] = instance.load_or_create_secret(app.instance_path)
     secure = app.config["ISSUER"].startswith("https://")
     app.config.update(
         SESSION_COOKIE_NAME="__Host-gatehouse" if secure else "gatehouse_session",
@@ -116,13 +87,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token
     csrf.exempt(device.device_authorization)  # clients call it; /oauth2/device keeps CSRF
 
-    app.cli.add_command(maintenance_cli.db_cli)
-    app.cli.add_command(keys_cli)
-    app.cli.add_command(users_cli.bootstrap_command)
-    app.cli.add_command(users_cli.users_cli)
-    app.cli.add_command(apps_cli.clients_cli)
-    app.cli.add_command(resources_cli.resources_cli)
-    app.cli.add_command(registration.registration_cli)
+    for command in (
+        maintenance_cli.db_cli,
+        keys_cli,
+        users_cli.bootstrap_command,
+        users_cli.users_cli,
+        apps_cli.clients_cli,
+        resources_cli.resources_cli,
+        registration.registration_cli,
+    ):
+        app.cli.add_command(command)
     return app
 
 
@@ -132,7 +106,7 @@ def _connect_db() -> None:
     db.connect(reuse_if_open=True)
 
 
-# -- CLI commands that have no home yet ----------------------------------------------------
+# -- CLI: keys -----------------------------------------------------------------------------
 
 
 @click.group("keys")

@@ -94,8 +94,7 @@ def test_lifetimes_come_from_config(config, user):
 )
 def test_code_lifetime_is_at_most_ten_minutes(ttl, allowed):
     """RFC 6749 §4.1.2: codes are short-lived, 10 minutes at most; the server refuses more."""
-    from app import DEFAULTS
-    from oauth.settings import check_config
+    from oauth.settings import DEFAULTS, check_config
 
     config = {**DEFAULTS, "CODE_TTL": ttl}
     if allowed:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, load_or_create_secret
+from app import create_app
 from models import User, db
 from oauth.ops import maintenance
+from oauth.ops.instance import load_or_create_secret
 from oauth.ops.migrations import upgrade
 
 UMASKS = [0o022, 0o000]
