@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -506,46 +504,3 @@ def audit(
         ip=ip,
         success=success,
     )
-
-
-# -- migrations ----------------------------------------------------------------------------
-
-_BLOCK = re.compile(r"^-- migrate: (\d+)\s*$", re.MULTILINE)
-
-
-def parse_migrations(text: str) -> list[tuple[int, str]]:
-    """Split migrations.sql into (number, sql) blocks, in file order."""
-    parts = _BLOCK.split(text)
-    return [(int(parts[i]), parts[i + 1]) for i in range(1, len(parts), 2)]
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA user_version").fetchone()[0]
-
-
-def apply_migrations(path: str, text: str) -> list[int]:
-    """Apply every block above PRAGMA user_version; return the numbers applied.
-
-    Each block runs in its own BEGIN IMMEDIATE ... COMMIT inside the script, because
-    sqlite3.executescript() commits any open transaction before it runs.
-    """
-    applied = []
-    private_database(path)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=wal")
-        for number, sql in parse_migrations(text):
-            if number <= schema_version(conn):
-                continue
-            try:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
-                )
-            except sqlite3.Error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            applied.append(number)
-    finally:
-        conn.close()
-    return applied

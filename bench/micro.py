@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from app import create_app, upgrade
+from app import create_app
 from bench import fixtures, floor_app
 from bench.server import OUT, fresh
+from oauth.ops.migrations import upgrade
 
 ISSUER = "http://127.0.0.1:9"
 

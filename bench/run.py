@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app import upgrade
 from bench import fixtures, floor_app, report, server, wrk
 from bench.server import OUT, fresh
 from bench.wrk import Result, Target
+from oauth.ops.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

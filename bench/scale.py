@@ -7,11 +7,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import upgrade
 from bench import fixtures, server, wrk
 from bench.server import OUT, fresh
 from bench.wrk import Result, Target
 from oauth import crypto
+from oauth.ops.migrations import upgrade
 
 CONCURRENCY = 8
 CHUNK = 100_000

@@ -12,7 +12,7 @@ from wtforms import HiddenField
 from wtforms.validators import AnyOf, DataRequired
 
 from models import AuthorizationCode, Client, Consent, UserSession, db, utcnow
-from oauth import authz_request, crypto, mock_clients, mock_provider
+from oauth import authz_request, crypto
 from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
 from oauth.describe import consent_context, host_of
 from oauth.errors import (
@@ -23,6 +23,8 @@ from oauth.errors import (
     error_redirect_uri,
     redirect_error,
 )
+from oauth.mock import clients as mock_clients
+from oauth.mock import provider as mock_provider
 from oauth.session import client_ip, csrf, current_session, login_url
 from oauth.validation import find_redirect_uri, is_loopback_host
 

@@ -29,7 +29,6 @@ from flask import current_app
 
 from models import Client, audit, db, utcnow
 from oauth import throttle
-from oauth.apps import vetted_change
 from oauth.cimd_fetch import (
     CIMDError,
     allowlisted,
@@ -40,6 +39,7 @@ from oauth.cimd_fetch import (
 )
 from oauth.client_metadata import check_client_metadata
 from oauth.errors import OAuthError
+from oauth.manage.apps import vetted_change
 from oauth.session import client_ip
 from oauth.settings import host_list
 

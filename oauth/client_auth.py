@@ -18,8 +18,8 @@ from werkzeug.datastructures import MultiDict
 
 from models import Client, ClientSecret
 from oauth import crypto, throttle
-from oauth.apps import touch_secret
 from oauth.errors import OAuthError, invalid_client, too_many_requests
+from oauth.manage.apps import touch_secret
 from oauth.session import client_ip
 
 

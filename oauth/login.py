@@ -12,7 +12,9 @@ from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAr
 from wtforms.validators import DataRequired, Length
 
 from models import User, audit, db
-from oauth import accounts, mock_provider, throttle
+from oauth import throttle
+from oauth.manage import users as accounts
+from oauth.mock import provider as mock_provider
 from oauth.session import client_ip, current_user, login_user, logout_user
 from oauth.validation import safe_next
 

@@ -1,7 +1,8 @@
 """Discovery: RFC 8414 and OIDC metadata, RFC 9728 protected resource metadata, JWKS.
 
 Every document is public and cacheable (`Cache-Control: public, max-age=300`) and readable
-from any origin (`Access-Control-Allow-Origin: *`, never with credentials).
+from any origin (`Access-Control-Allow-Origin: *`, never with credentials; set with all
+CORS in oauth/ops/hardening.py).
 """
 
 from __future__ import annotations
@@ -121,11 +122,7 @@ def _not_found(exc: Exception):
 
 @bp.after_request
 def _public_headers(response: Response) -> Response:
-    """Cacheable and readable cross-origin, never with credentials (RFC 8414 §3, CORS)."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "Authorization, MCP-Protocol-Version"
-    response.headers["Access-Control-Max-Age"] = "86400"
+    """Cacheable (RFC 8414 §3); CORS for this blueprint is in oauth/ops/hardening.py."""
     if response.status_code == 200 and request.method in ("GET", "HEAD"):
         response.headers["Cache-Control"] = CACHE_CONTROL
     return response

@@ -16,10 +16,11 @@ import click
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from models import Client, ClientSecret, InitialAccessToken, audit, db, utcnow
-from oauth import apps, crypto, throttle
+from oauth import crypto, throttle
 from oauth.claims import epoch
 from oauth.client_metadata import check_client_metadata, invalid, metadata_json
 from oauth.errors import OAuthError, json_error, no_store, too_many_requests
+from oauth.manage import apps
 from oauth.session import bearer_token, client_ip
 
 bp = Blueprint("registration", __name__, url_prefix="/oauth2")

@@ -21,9 +21,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
-from app import create_app, upgrade
+from app import create_app
 from models import Client, ClientSecret, db
-from oauth import accounts, crypto
+from oauth import crypto
+from oauth.manage import users as accounts
+from oauth.ops.migrations import upgrade
 
 # CI machines are small and busy: a property test is judged by its examples, not by how fast
 # a loaded machine generates them.

@@ -20,8 +20,9 @@ from models import (
     db,
     utcnow,
 )
-from oauth import accounts, crypto
+from oauth import crypto
 from oauth.bearer import find_access_token
+from oauth.manage import users as accounts
 
 
 def grant_tokens(client, user, audience="http://127.0.0.1:8000", scope="openid profile", ago=0):

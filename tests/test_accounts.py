@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from models import AuditEvent, PersonalAccessToken, User, db
-from oauth import accounts, crypto
-from oauth.accounts import AccountError, UserSearch, parse_user_search
+from oauth import crypto
+from oauth.manage import users as accounts
+from oauth.manage.users import AccountError, UserSearch, parse_user_search
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models import ClientSecret, db, utcnow
-from oauth import apps
+from oauth.manage import apps
 from tests.conftest import make_client
 
 OK = {"name": "App", "redirect_uris": ["https://app.example.com/cb"]}

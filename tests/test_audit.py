@@ -10,7 +10,8 @@ from conftest import login
 from test_admin_apps import FORM
 
 from models import AuditEvent, ClientSecret, Resource, User, audit, db, utcnow
-from oauth import admin_users, apps
+from oauth.manage import apps
+from oauth.manage.audit import AUDIT_PAGE_SIZE
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_filters(signed_in, query, expected):
 
 
 def test_paging(signed_in):
-    size = admin_users.AUDIT_PAGE_SIZE
+    size = AUDIT_PAGE_SIZE
     start = utcnow() - timedelta(days=1)
     with db.connection_context(), db.atomic():
         for i in range(size + 5):

@@ -18,10 +18,12 @@ import sys
 import pytest
 from conftest import ROOT, login
 
-from app import DEFAULTS, create_app, load_or_create_secret, upgrade
+from app import create_app
 from models import AuditEvent, User, db
-from oauth import accounts
-from oauth.settings import loopback_bind_issuer
+from oauth.manage import users as accounts
+from oauth.ops.instance import load_or_create_secret
+from oauth.ops.migrations import upgrade
+from oauth.settings import DEFAULTS, loopback_bind_issuer
 
 PASSWORD = re.compile(r"password: (\S+)")
 

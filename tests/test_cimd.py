@@ -321,7 +321,8 @@ def test_certificate_is_verified(doc_server):
 
 @pytest.fixture
 def cimd_app(config, doc_server):
-    from app import create_app, upgrade
+    from app import create_app
+    from oauth.ops.migrations import upgrade
 
     config["CIMD_ALLOWLIST"] = doc_server.allow
     config["CIMD_CA_BUNDLE"] = doc_server.cafile

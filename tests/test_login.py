@@ -10,9 +10,11 @@ from email.utils import parsedate_to_datetime
 import pytest
 from conftest import login
 
-from app import create_app, upgrade
+from app import create_app
 from models import AuditEvent, ThrottleEvent, User, db, record_event, utcnow
-from oauth import accounts, throttle
+from oauth import throttle
+from oauth.manage import users as accounts
+from oauth.ops.migrations import upgrade
 from oauth.session import login_url
 
 ALICE = ("alice", "correct horse battery")

@@ -99,7 +99,7 @@ def test_preflight_is_answered(client, path):
 
 @pytest.mark.parametrize("policy, advertised", [("open", True), ("admin", True), ("off", False)])
 def test_registration_endpoint_follows_policy(config, policy, advertised):
-    from app import upgrade
+    from oauth.ops.migrations import upgrade
 
     config["REGISTRATION"] = policy
     upgrade(config["DATABASE"])
@@ -123,7 +123,7 @@ def test_registered_resource_scopes_are_published(app, client):
 
 @pytest.fixture
 def tenant_client(config):
-    from app import upgrade
+    from oauth.ops.migrations import upgrade
 
     config["ISSUER"] = "http://127.0.0.1:8000/tenant/"  # normalised: the slash goes
     upgrade(config["DATABASE"])

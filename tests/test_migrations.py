@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from app import MIGRATIONS, upgrade
-from models import MODELS, db, parse_migrations
+from models import MODELS, db
+from oauth.ops.migrations import MIGRATIONS, parse_migrations, upgrade
 
 
 def test_block_numbers_run_one_to_n():
@@ -34,7 +34,7 @@ def test_every_model_matches_its_table(app):
 
 
 def test_failing_block_leaves_nothing_behind(tmp_path):
-    from models import apply_migrations
+    from oauth.ops.migrations import apply_migrations
 
     path = str(tmp_path / "bad.sqlite3")
     text = "-- migrate: 1\nCREATE TABLE a (id INTEGER);\n-- migrate: 2\nCREATE TABLE b (x);\nNOPE;"

@@ -12,7 +12,8 @@ from conftest import basic, make_client, query_of
 from live_helpers import serve, worker_pids
 
 from models import AuditEvent, MockForcedError, User, db
-from oauth import accounts, keys
+from oauth import keys
+from oauth.manage import users as accounts
 
 ISSUER = "http://127.0.0.1:8000"
 

@@ -10,10 +10,11 @@ import pytest
 from authz_support import REDIRECT, VERIFIER, code_of, params
 from conftest import basic, make_client, query_of
 
-from app import DEFAULTS, create_app
+from app import create_app
 from models import AuditEvent, Client, User, db
-from oauth import accounts, keys
-from oauth.settings import check_config
+from oauth import keys
+from oauth.manage import users as accounts
+from oauth.settings import DEFAULTS, check_config
 
 MOCK_OFF = {"MOCK": False}
 MOCK_ON = {"MOCK": True}

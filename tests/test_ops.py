@@ -14,8 +14,9 @@ from conftest import basic, login, make_client
 from live_helpers import restart, serve, worker_pids
 from prometheus_client.mmap_dict import MmapedDict
 
-from app import HTML_PREFIXES, JSON_PREFIXES, create_app
+from app import create_app
 from oauth.ops import metrics
+from oauth.ops.hardening import HTML_PREFIXES, JSON_PREFIXES
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}

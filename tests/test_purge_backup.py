@@ -26,7 +26,8 @@ from models import (
     db,
     utcnow,
 )
-from oauth import crypto, maintenance
+from oauth import crypto
+from oauth.ops import maintenance
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from app import create_app, upgrade
+from app import create_app
 from models import (
     AccessToken,
     AuditEvent,
@@ -20,6 +20,7 @@ from models import (
     utcnow,
 )
 from oauth import crypto, registration
+from oauth.ops.migrations import upgrade
 from tests.conftest import make_client
 
 ISSUER = "http://127.0.0.1:8000"

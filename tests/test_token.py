@@ -78,7 +78,8 @@ def test_no_refresh_token_without_the_grant(client, user, app):
 
 def test_lifetimes_come_from_config(config, user):
     config["ACCESS_TOKEN_TTL"] = 120
-    from app import create_app, upgrade
+    from app import create_app
+    from oauth.ops.migrations import upgrade
 
     upgrade(config["DATABASE"])
     http = create_app(config).test_client()
@@ -93,8 +94,7 @@ def test_lifetimes_come_from_config(config, user):
 )
 def test_code_lifetime_is_at_most_ten_minutes(ttl, allowed):
     """RFC 6749 §4.1.2: codes are short-lived, 10 minutes at most; the server refuses more."""
-    from app import DEFAULTS
-    from oauth.settings import check_config
+    from oauth.settings import DEFAULTS, check_config
 
     config = {**DEFAULTS, "CODE_TTL": ttl}
     if allowed:

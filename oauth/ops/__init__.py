@@ -1,1 +1,2 @@
-"""Operations: health, metrics, hardening, maintenance, OpenAPI, playground."""
+"""Operations: health and metrics, hardening and the perimeter, the instance folder, the
+schema and maintenance (with the `db` CLI), OpenAPI, the playground."""

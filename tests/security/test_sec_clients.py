@@ -13,9 +13,10 @@ import pytest
 from authz_support import params, sign_in
 from conftest import login, make_client
 
-from app import MIGRATIONS, create_app, upgrade
-from models import AuditEvent, Client, PersonalAccessToken, apply_migrations, db, parse_migrations
+from app import create_app
+from models import AuditEvent, Client, PersonalAccessToken, db
 from oauth import crypto
+from oauth.ops.migrations import MIGRATIONS, apply_migrations, parse_migrations, upgrade
 
 API = "/api/v2/oauth2-provider/apps"
 APP = {"name": "Inventory", "redirect_uris": ["https://inventory.example.com/cb"]}

@@ -15,9 +15,11 @@ from authz_support import params
 from conftest import make_client
 from test_cimd import doc_server  # noqa: F401 - the local HTTPS document server fixture
 
-from app import create_app, upgrade
+from app import create_app
 from models import AccessToken, Client, TokenFamily, db, utcnow
-from oauth import cimd, cimd_fetch, crypto, maintenance
+from oauth import cimd, cimd_fetch, crypto
+from oauth.ops import maintenance
+from oauth.ops.migrations import upgrade
 
 
 @pytest.fixture

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, load_or_create_secret, upgrade
+from app import create_app
 from models import User, db
-from oauth import maintenance
+from oauth.ops import maintenance
+from oauth.ops.instance import load_or_create_secret
+from oauth.ops.migrations import upgrade
 
 UMASKS = [0o022, 0o000]
 

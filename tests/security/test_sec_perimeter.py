@@ -8,9 +8,11 @@ import pytest
 from conftest import basic, make_client, start_live_server
 from test_sec_settings import GUNICORN, run
 
-from app import create_app, upgrade
+from app import create_app
 from models import MockForcedError, db, utcnow
-from oauth import accounts, mock_forced
+from oauth.manage import users as accounts
+from oauth.mock import forced as mock_forced
+from oauth.ops.migrations import upgrade
 from oauth.settings import SettingsError
 
 REBIND = "rebind.attacker.example"

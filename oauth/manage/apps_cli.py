@@ -1,4 +1,4 @@
-"""CLI: `flask clients create|list|delete|secret` and `flask resources add|list|delete`."""
+"""CLI: `flask clients create|list|delete|secret` (apps, through oauth.manage.apps)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from models import Client, Resource, db
-from oauth import apps, resources
+from models import Client, db
+from oauth.manage import apps
 
 ACTOR = "cli"
 
 
-def _fail(error: apps.AppError) -> click.ClickException:
+def fail(error: apps.AppError) -> click.ClickException:
     lines = [error.message] + [f"  {p['field'] or 'input'}: {p['detail']}" for p in error.problems]
     return click.ClickException("\n".join(lines))
 
 
-def _client_or_fail(client_id: str) -> Client:
+def _client_orfail(client_id: str) -> Client:
     client = Client.by_client_id(client_id)
     if client is None:
         raise click.ClickException(f"no client {client_id!r}")
@@ -58,7 +58,7 @@ def clients_create(name, redirect_uris, public, auth_method, grant_types, scope,
         try:
             client, secret = apps.create_client(apps.check_app(data), ACTOR, vetted=True)
         except apps.AppError as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         body = apps.app_json(client, current_app.config["ISSUER"])
     if secret is not None:
         body["client_secret"] = secret
@@ -91,7 +91,7 @@ def clients_list(as_json: bool) -> None:
 def clients_delete(client_id: str) -> None:
     """Delete a client with its secrets and every token it holds."""
     with db.connection_context():
-        apps.delete_client(_client_or_fail(client_id), ACTOR)
+        apps.delete_client(_client_orfail(client_id), ACTOR)
     click.echo(f"deleted client {client_id}")
 
 
@@ -102,52 +102,11 @@ def clients_secret(client_id: str, as_json: bool) -> None:
     """Add a new secret to a confidential client and print it (once); old secrets stay valid."""
     with db.connection_context():
         try:
-            row, value = apps.create_secret(_client_or_fail(client_id), ACTOR)
+            row, value = apps.create_secret(_client_orfail(client_id), ACTOR)
         except apps.AppError as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         body = {**apps.secret_json(row), "client_secret": value}
     if as_json:
         click.echo(json.dumps(body, indent=2))
         return
     click.echo(f"client_secret: {value}")
-
-
-@click.group("resources", cls=AppGroup)
-def resources_cli() -> None:
-    """Manage protected resources (RFC 8707 audiences) and their scopes."""
-
-
-@resources_cli.command("add")
-@click.argument("uri")
-@click.option("--name", default="", help="A label for people.")
-@click.option("--scope", "scopes", multiple=True, help="A scope of this resource; repeat.")
-@click.option("--owner", help="client_id of the resource server that may introspect its tokens.")
-def resources_add(uri: str, name: str, scopes: tuple[str, ...], owner: str | None) -> None:
-    """Register a protected resource; its scopes become valid for requests naming it."""
-    with db.connection_context():
-        try:
-            row = resources.add_resource(uri, name, list(scopes), owner, ACTOR)
-        except apps.AppError as error:
-            raise _fail(error) from None
-    click.echo(f"added resource {row.uri}")
-
-
-@resources_cli.command("list")
-def resources_list() -> None:
-    """List protected resources: URI, scopes, owner."""
-    with db.connection_context():
-        for row in Resource.select().order_by(Resource.uri):
-            owner = row.owner.client_id if row.owner_id else "-"
-            click.echo(f"{row.uri}  scopes={row.scopes or '-'}  owner={owner}  {row.name}")
-
-
-@resources_cli.command("delete")
-@click.argument("uri")
-def resources_delete(uri: str) -> None:
-    """Forget a protected resource."""
-    with db.connection_context():
-        row = resources.find_resource(uri)
-        if row is None:
-            raise click.ClickException(f"no resource {uri!r}")
-        resources.delete_resource(row, ACTOR)
-    click.echo(f"deleted resource {row.uri}")

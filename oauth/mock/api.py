@@ -11,14 +11,13 @@ application/json` or the DELETE method, both of which need a CORS preflight we n
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Blueprint, current_app, g
 
-from flask import Blueprint, Response, current_app, g, jsonify
-
-from oauth import apps, mock_clients, mock_forced
-from oauth.accounts import AccountError
-from oauth.apps_api import ApiError, request_json
-from oauth.mock_provider import (
+from oauth.manage import apps
+from oauth.manage.apps_api import ApiError, api_error, json_response, request_json
+from oauth.manage.users import AccountError
+from oauth.mock import clients, forced
+from oauth.mock.provider import (
     MOCK_ACTOR,
     MockError,
     check_user_fields,
@@ -28,33 +27,19 @@ from oauth.mock_provider import (
 from oauth.session import bearer_token, client_ip, personal_token_user
 
 bp = Blueprint("mock", __name__, url_prefix="/api/v2/mock")
-# In a mock-mode app, every request to a protocol endpoint first checks for a forced error.
-bp.before_app_request(mock_forced.answer_forced_error)
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    body: dict[str, Any] = {"message": exc.message}
-    if exc.problems:
-        body["validations"] = exc.problems
-    return _json(body, exc.status)
+bp.register_error_handler(ApiError, api_error)  # the apps API's {"message"} shape
 
 
 @bp.errorhandler(MockError)
 def _mock_error(exc: MockError):
-    return _api_error(ApiError(400, exc.message, exc.problems))
+    return api_error(ApiError(400, exc.message, exc.problems))
 
 
 @bp.errorhandler(AccountError)
 def _account_error(exc: AccountError):
-    return _api_error(ApiError(400, str(exc), [{"field": "username", "detail": str(exc)}]))
+    return api_error(ApiError(400, str(exc), [{"field": "username", "detail": str(exc)}]))
 
 
 @bp.before_request
@@ -70,42 +55,42 @@ def put_user(username: str):
     """Create or update a user (email, name, email_verified, admin, password, claims)."""
     fields = check_user_fields(request_json())
     user, created = upsert_user(username, fields, g.actor, client_ip())
-    return _json(user_json(user), 201 if created else 200)
+    return json_response(user_json(user), 201 if created else 200)
 
 
 @bp.post("/clients")
 def new_client():
     """Create a client (apps API fields); a confidential one's `client_secret` is shown once."""
-    client, secret = mock_clients.create_client(request_json(), g.actor, client_ip())
+    client, secret = clients.create_client(request_json(), g.actor, client_ip())
     body = apps.app_json(client, current_app.config["ISSUER"])
     if secret is not None:
         body["client_secret"] = secret
-    return _json(body, 201)
+    return json_response(body, 201)
 
 
 @bp.post("/errors")
 def queue_error():
     """Queue an error for the next request to one endpoint (FIFO, once, across workers)."""
     data = request_json()
-    problems = mock_forced.forced_error_problems(data)
+    problems = forced.forced_error_problems(data)
     if problems:
         raise ApiError(400, "Validation failed.", problems)
-    return _json(mock_forced.forced_error_json(mock_forced.queue(data)), 201)
+    return json_response(forced.forced_error_json(forced.queue(data)), 201)
 
 
 @bp.get("/errors")
 def list_errors():
-    return _json({"errors": [mock_forced.forced_error_json(r) for r in mock_forced.pending()]})
+    return json_response({"errors": [forced.forced_error_json(r) for r in forced.pending()]})
 
 
 @bp.delete("/errors")
 def clear_errors():
-    return _json({"deleted": mock_forced.clear()})
+    return json_response({"deleted": forced.clear()})
 
 
 @bp.post("/tokens")
 def mint_tokens():
     """A real access token and a signed id_token for a user (created if new) and a client."""
-    fields = mock_clients.check_mint(request_json(), current_app.config["ISSUER"])
+    fields = clients.check_mint(request_json(), current_app.config["ISSUER"])
     user, _ = upsert_user(fields["username"], {}, g.actor, client_ip())
-    return _json(mock_clients.mint(user, fields, g.actor, client_ip()), 201)
+    return json_response(clients.mint(user, fields, g.actor, client_ip()), 201)

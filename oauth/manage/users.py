@@ -1,4 +1,8 @@
-"""User accounts: creation, passwords, search, audited changes (no Flask)."""
+"""User accounts: creation, passwords, search, audited changes (no Flask).
+
+A little over 250 lines: the GitHub-style user search (`role:admin name:al`) is kept here
+beside the rules it searches by, for the pages, the CLI and the tests alike.
+"""
 
 from __future__ import annotations
 

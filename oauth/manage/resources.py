@@ -4,7 +4,7 @@ CLI. A resource's scopes become valid scopes for requests that name it."""
 from __future__ import annotations
 
 from models import Client, Resource, audit, db
-from oauth.apps import AppError, Problems
+from oauth.manage.apps import AppError, Problems
 from oauth.validation import (
     canonical_uri,
     parse_scope,

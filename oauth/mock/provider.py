@@ -1,8 +1,8 @@
 """Mock identity provider mode (GATEHOUSE_MOCK=1): the switches, extra claims and users.
 
 Sign-in by username alone creates the user; extra claims (a JSON object) ride on `User.claims`
-into id_tokens and UserInfo. Forced errors are in `oauth.mock_forced`, adopted clients and
-minted tokens in `oauth.mock_clients`; the views are `oauth.login` and `oauth.mock`.
+into id_tokens and UserInfo. Forced errors are in `oauth.mock.forced`, adopted clients and
+minted tokens in `oauth.mock.clients`; the views are `oauth.login` and `oauth.mock.api`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 from flask import current_app
 
 from models import User, audit, db, utcnow
-from oauth import accounts, apps, claims
+from oauth import claims
+from oauth.manage import apps, users
 
 MOCK_ACTOR = "mock"
 MAX_CLAIMS_BYTES = 8 * 1024
@@ -78,10 +79,10 @@ def sign_in_user(username: str, extra: dict[str, Any] | None, ip: str = "") -> U
 
     Call inside `db.atomic("IMMEDIATE")` so two first sign-ins cannot race.
     """
-    normal = accounts.check_username(username)
+    normal = users.check_username(username)
     user = User.by_username(normal)
     if user is None:
-        user = accounts.create_user(normal, claims=extra or {})
+        user = users.create_user(normal, claims=extra or {})
         audit(MOCK_ACTOR, "user.create", "user", normal, {"username": [None, normal]}, ip)
     elif extra is not None and extra != user.claims:
         _write_user(user, {"claims": extra}, MOCK_ACTOR, ip)
@@ -95,9 +96,9 @@ def check_user_fields(data: Any) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     problems: apps.Problems = []
     checks = {
-        "email": accounts.check_email,
-        "name": accounts.check_name,
-        "password": accounts.check_password,
+        "email": users.check_email,
+        "name": users.check_name,
+        "password": users.check_password,
     }
     for field, check in checks.items():
         if field in data:
@@ -107,7 +108,7 @@ def check_user_fields(data: Any) -> dict[str, Any]:
                 continue
             try:
                 clean[field] = check(value) if value is not None else None
-            except accounts.AccountError as exc:
+            except users.AccountError as exc:
                 problems.append({"field": field, "detail": str(exc)})
     for field in ("admin", "email_verified"):
         if field in data:
@@ -126,17 +127,17 @@ def check_user_fields(data: Any) -> dict[str, Any]:
 
 def upsert_user(username: str, fields: dict[str, Any], actor: str, ip: str) -> tuple[User, bool]:
     """Create or update a user with validated fields: (user, created). Left-out fields keep."""
-    normal = accounts.check_username(username)
+    normal = users.check_username(username)
     with db.atomic("IMMEDIATE"):  # read then write: one upsert at a time
         user = User.by_username(normal)
         created = user is None
         if created:
-            user = accounts.create_user(normal)
+            user = users.create_user(normal)
             audit(actor, "user.create", "user", normal, {"username": [None, normal]}, ip)
         if fields.get("admin") is False and user.is_admin:
             try:
-                accounts.set_admin(actor, ip, user, False)  # keeps the last admin rule
-            except accounts.AccountError as exc:
+                users.set_admin(actor, ip, user, False)  # keeps the last admin rule
+            except users.AccountError as exc:
                 problem = {"field": "admin", "detail": str(exc)}
                 raise MockError("Validation failed.", [problem]) from None
         _write_user(user, fields, actor, ip)
@@ -154,7 +155,7 @@ def _write_user(user: User, fields: dict[str, Any], actor: str, ip: str) -> None
     changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}
     if "password" in fields:
         password = fields["password"]
-        user.password_hash = accounts.hash_password(password) if password else None
+        user.password_hash = users.hash_password(password) if password else None
         changes["password"] = [None, "(changed)"]  # never the password or its hash
     if not changes:
         return

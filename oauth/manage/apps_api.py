@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from models import Client, ClientSecret
-from oauth import apps
+from oauth.manage import apps
 from oauth.session import admin_required_api, client_ip
 
 bp = Blueprint("apps_api", __name__, url_prefix="/api/v2/oauth2-provider")
@@ -29,7 +29,7 @@ class ApiError(Exception):
         self.status, self.message, self.problems = status, message, problems or []
 
 
-def _json(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
     response = jsonify(body) if status != 204 else Response(status=204)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
@@ -38,16 +38,16 @@ def _json(body: Any, status: int = 200, headers: dict | None = None) -> Response
 
 
 @bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
+def api_error(exc: ApiError):
     body: dict[str, Any] = {"message": exc.message}
     if exc.problems:
         body["validations"] = exc.problems
-    return _json(body, exc.status)
+    return json_response(body, exc.status)
 
 
 @bp.errorhandler(apps.AppError)
 def _app_error(exc: apps.AppError):
-    return _api_error(ApiError(400, exc.message, exc.problems))
+    return api_error(ApiError(400, exc.message, exc.problems))
 
 
 def _actor() -> str:
@@ -103,7 +103,7 @@ def list_apps():
     q = request.args.get("q", "")
     rows, count = apps.find_apps(q, min(limit, MAX_LIMIT), offset, vetted=trust)
     issuer = current_app.config["ISSUER"]
-    return _json({"apps": [apps.app_json(c, issuer) for c in rows], "count": count})
+    return json_response({"apps": [apps.app_json(c, issuer) for c in rows], "count": count})
 
 
 @bp.post("/apps")
@@ -119,13 +119,13 @@ def new_app():
     location = current_app.config["ISSUER"] + url_for(
         "apps_api.get_app", client_id=client.client_id
     )
-    return _json(body, 201, {"Location": location})
+    return json_response(body, 201, {"Location": location})
 
 
 @bp.get("/apps/<client_id>")
 @admin_required_api
 def get_app(client_id: str):
-    return _json(apps.app_json(get_app_or_404(client_id), current_app.config["ISSUER"]))
+    return json_response(apps.app_json(get_app_or_404(client_id), current_app.config["ISSUER"]))
 
 
 @bp.route("/apps/<client_id>", methods=["PUT", "PATCH"])
@@ -136,7 +136,7 @@ def update_app(client_id: str):
     clean, problems = apps.validate_update(client, request_json(), request.method == "PATCH")
     _validated(problems)
     apps.update_client(client, clean, _actor(), client_ip())
-    return _json(apps.app_json(client, current_app.config["ISSUER"]))
+    return json_response(apps.app_json(client, current_app.config["ISSUER"]))
 
 
 @bp.post("/apps/<client_id>/vet")
@@ -145,7 +145,7 @@ def vet_app(client_id: str):
     """Vet a self-registered app: an administrator vouches for it (audited; idempotent)."""
     client = get_app_or_404(client_id)
     apps.vet_client(client, _actor(), client_ip())
-    return _json(apps.app_json(client, current_app.config["ISSUER"]))
+    return json_response(apps.app_json(client, current_app.config["ISSUER"]))
 
 
 @bp.delete("/apps/<client_id>")
@@ -153,7 +153,7 @@ def vet_app(client_id: str):
 def delete_app(client_id: str):
     """Delete an app with its secrets, codes and tokens (204)."""
     apps.delete_client(get_app_or_404(client_id), _actor(), client_ip())
-    return _json(None, 204)
+    return json_response(None, 204)
 
 
 @bp.get("/apps/<client_id>/secrets")
@@ -161,7 +161,7 @@ def delete_app(client_id: str):
 def list_secrets(client_id: str):
     client = get_app_or_404(client_id)
     rows = client.secrets.order_by(ClientSecret.id)
-    return _json({"secrets": [apps.secret_json(row) for row in rows]})
+    return json_response({"secrets": [apps.secret_json(row) for row in rows]})
 
 
 @bp.post("/apps/<client_id>/secrets")
@@ -169,7 +169,7 @@ def list_secrets(client_id: str):
 def create_secret(client_id: str):
     """A new secret (201); the full `client_secret` is in this response and never again."""
     row, value = apps.create_secret(get_app_or_404(client_id), _actor(), client_ip())
-    return _json({**apps.secret_json(row), "client_secret": value}, 201)
+    return json_response({**apps.secret_json(row), "client_secret": value}, 201)
 
 
 @bp.delete("/apps/<client_id>/secrets/<int:secret_id>")
@@ -181,4 +181,4 @@ def delete_secret(client_id: str, secret_id: int):
     if row is None:
         raise ApiError(404, f"No secret {secret_id} for this application.")
     apps.delete_secret(row, _actor(), client_ip())
-    return _json(None, 204)
+    return json_response(None, 204)

@@ -1,4 +1,4 @@
-"""CLI: `flask users create|list|delete|token` (every change audited with actor "cli")."""
+"""CLI: `flask users create|list|delete|token` and `flask bootstrap` (audited as actor "cli")."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import secrets
 import sys
 
 import click
+from flask import current_app
 
 from models import User, db
-from oauth import accounts
+from oauth.manage import users
 from oauth.validation import normalize_username
 
 ACTOR = "cli"
@@ -51,8 +52,8 @@ def create_user(
         password = secrets.token_urlsafe(15)
     try:
         with db.connection_context():
-            user = accounts.add_user(ACTOR, "", username, password, email, name, admin)
-    except accounts.AccountError as exc:
+            user = users.add_user(ACTOR, "", username, password, email, name, admin)
+    except users.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     role = "administrator" if user.is_admin else "user"
     click.echo(f"created {role} {user.username}")
@@ -66,11 +67,11 @@ def list_users(query: str) -> None:
     """List users as a table; --q filters like GitHub's label search."""
     try:
         with db.connection_context():
-            users = list(accounts.search_users(query))
-    except accounts.AccountError as exc:
+            found = list(users.search_users(query))
+    except users.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     rows = [("USERNAME", "EMAIL", "NAME", "ADMIN", "CREATED")]
-    for u in users:
+    for u in found:
         created = u.created_at.strftime("%Y-%m-%d %H:%M")
         rows.append((u.username, u.email or "", u.name or "", "yes" if u.is_admin else "", created))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -85,8 +86,8 @@ def delete_user(username: str) -> None:
     try:
         with db.connection_context():
             user = _user_or_fail(username)
-            accounts.delete_user(ACTOR, "", user)
-    except accounts.AccountError as exc:
+            users.delete_user(ACTOR, "", user)
+    except users.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted user {user.username}")
 
@@ -97,4 +98,19 @@ def user_token(username: str) -> None:
     """Print a new personal access token for the management API (only the token)."""
     with db.connection_context():
         user = _user_or_fail(username)
-        click.echo(accounts.new_personal_token(ACTOR, "", user, name="cli"))
+        click.echo(users.new_personal_token(ACTOR, "", user, name="cli"))
+
+
+@click.command("bootstrap")
+def bootstrap_command() -> None:
+    """Create the first admin (random password, printed once) when there are no users."""
+    issuer = current_app.config["ISSUER"]
+    with db.connection_context():
+        if User.select().count() == 0:
+            password = secrets.token_urlsafe(12)
+            users.add_user(ACTOR, "", "admin", password, name="Administrator", is_admin=True)
+            click.echo(
+                f"Created the first administrator.\n  username: admin\n  "
+                f"password: {password}   (shown once; change it or keep it safe)"
+            )
+    click.echo(f"Gatehouse issuer: {issuer}\nAdmin pages:      {issuer}/admin/apps")

@@ -1,13 +1,13 @@
-"""Admin UI for applications and resources: /admin/apps and /admin/resources.
+"""Admin pages for applications: /admin/apps (the "admin" blueprint, shared with resources).
 
-The rules are those of the JSON API (`oauth.apps`); a new secret is shown once, in the body of
-the POST that made it, and is never stored anywhere in plain text (not even the session).
+The rules are those of the JSON API (`oauth.manage.apps`); a new secret is shown once, in the
+body of the POST that made it, and is never stored anywhere in plain text (not even the
+session).
 """
 
 from __future__ import annotations
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -27,13 +27,12 @@ from wtforms import (
     widgets,
 )
 
-from models import Client, ClientSecret, Resource
-from oauth import apps, metadata
+from models import Client, ClientSecret
 from oauth.errors import error_page
-from oauth.resources import add_resource, delete_resource
+from oauth.manage import apps
+from oauth.manage.pages import admin as bp
+from oauth.manage.pages import attach_problems
 from oauth.session import admin_required, client_ip
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 GRANT_LABELS = {
     "authorization_code": "Authorization code (with PKCE)",
@@ -41,13 +40,6 @@ GRANT_LABELS = {
     "client_credentials": "Client credentials (machine to machine; confidential only)",
     apps.DEVICE_CODE: "Device authorization (RFC 8628)",
 }
-
-
-def attach_problems(form: FlaskForm, problems: apps.Problems, fallback) -> None:
-    """Show each problem under its field (`redirect_uris[2]` under redirect_uris)."""
-    for problem in problems:
-        field = form._fields.get(problem["field"].partition("[")[0], fallback)
-        field.errors = [*field.errors, problem["detail"]]
 
 
 class CheckboxesField(SelectMultipleField):
@@ -106,15 +98,6 @@ class AppForm(FlaskForm):
         clean, problems = apps.validate_app(self.payload())
         attach_problems(self, problems, self.name)
         return None if problems else clean
-
-
-class ResourceForm(FlaskForm):
-    uri = StringField("Resource URI")
-    name = StringField("Name")
-    scopes = StringField("Scopes (space-separated)")
-    owner = SelectField(
-        "Owner (may introspect its tokens)", choices=[SelectChoice("", "No owner")], default=""
-    )
 
 
 def get_app_or_404(client_id: str) -> Client:
@@ -222,34 +205,3 @@ def app_delete(client_id: str):
     apps.delete_client(client, g.actor.username, client_ip())
     flash(f"Deleted {client.name}.", "success")
     return redirect(url_for("admin.app_list"))
-
-
-@bp.route("/resources", methods=["GET", "POST"])
-@admin_required
-def resources():
-    form = ResourceForm()
-    clients = Client.select().order_by(Client.name)
-    form.owner.choices += [SelectChoice(c.client_id, c.name) for c in clients]
-    if form.validate_on_submit():
-        try:
-            args = (form.uri.data or "", form.name.data or "", (form.scopes.data or "").split())
-            row = add_resource(*args, form.owner.data or None, g.actor.username, client_ip())
-        except apps.AppError as error:
-            attach_problems(form, error.problems, form.uri)
-        else:
-            metadata.invalidate_cache(current_app)  # scopes_supported changes at once here
-            flash(f"Added {row.uri}.", "success")
-            return redirect(url_for("admin.resources"))
-    rows = Resource.select().order_by(Resource.uri)
-    return render_template("admin/resources.html", form=form, resources=rows)
-
-
-@bp.post("/resources/<int:resource_id>/delete")
-@admin_required
-def resource_delete(resource_id: int):
-    row = Resource.get_or_none(Resource.id == resource_id)
-    if row is not None:
-        delete_resource(row, g.actor.username, client_ip())
-        metadata.invalidate_cache(current_app)
-        flash(f"Deleted {row.uri}.", "success")
-    return redirect(url_for("admin.resources"))

@@ -16,8 +16,9 @@ from flask import current_app
 from peewee import IntegrityError
 
 from models import AccessToken, Client, TokenFamily, User, audit, db, utcnow
-from oauth import apps, claims, tokens
-from oauth.mock_provider import MOCK_ACTOR, MockError, claims_problem, mock_on
+from oauth import claims, tokens
+from oauth.manage import apps
+from oauth.mock.provider import MOCK_ACTOR, MockError, claims_problem, mock_on
 from oauth.validation import canonical_uri, parse_scope, resource_problem
 
 # An adopted client_id is a plain token; URLs are client metadata documents, not ours to adopt.

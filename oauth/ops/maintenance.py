@@ -1,8 +1,9 @@
 """Database upkeep while serving: purge expired rows in small batches, checkpoint, back up.
 
-No Flask here: `flask db purge` and `flask db backup` in app.py call these, and tests call them
-directly. Every batch is its own short IMMEDIATE transaction, so a running server's writers
-wait at most one batch (well inside the busy timeout) and never see `database is locked`.
+No Flask here: `flask db purge` and `flask db backup` (maintenance_cli.py) call these, and
+tests call them directly. Every batch is its own short IMMEDIATE transaction, so a running
+server's writers wait at most one batch (well inside the busy timeout) and never see `database
+is locked`.
 """
 
 from __future__ import annotations

@@ -1,29 +1,25 @@
-"""Admin UI for users and the audit log: /admin/users, /admin/audit."""
+"""Admin pages for users: /admin/users (the "admin_users" blueprint, shared with the audit log)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import ValidationError
 
-from models import AuditEvent, User
-from oauth import accounts
+from models import User
+from oauth.manage import users as service  # the views `users`, `set_admin`... shadow names
+from oauth.manage.pages import admin_users as bp
 from oauth.session import admin_required, client_ip
-
-bp = Blueprint("admin_users", __name__, url_prefix="/admin")
-
-AUDIT_PAGE_SIZE = 50
-MAX_PAGE = 100_000
 
 
 def _rule(check):
-    """A WTForms validator from an accounts.check_* function."""
+    """A WTForms validator from an users.check_* function."""
 
     def validator(form: FlaskForm, field) -> None:
         try:
             check(field.data)
-        except accounts.AccountError as exc:
+        except service.AccountError as exc:
             raise ValidationError(str(exc)) from None
 
     return validator
@@ -32,10 +28,10 @@ def _rule(check):
 class UserForm(FlaskForm):
     """Create a user; the same rules as `flask users create`."""
 
-    username = StringField("Username", validators=[_rule(accounts.check_username)])
-    email = EmailField("Email (optional)", validators=[_rule(accounts.check_email)])
-    name = StringField("Name (optional)", validators=[_rule(accounts.check_name)])
-    password = PasswordField("Password", validators=[_rule(accounts.check_password)])
+    username = StringField("Username", validators=[_rule(service.check_username)])
+    email = EmailField("Email (optional)", validators=[_rule(service.check_email)])
+    name = StringField("Name (optional)", validators=[_rule(service.check_name)])
+    password = PasswordField("Password", validators=[_rule(service.check_password)])
     is_admin = BooleanField("Administrator")
     submit = SubmitField("Create user")
 
@@ -59,8 +55,8 @@ def users():
     """Users, filtered by a GitHub-style search (`role:admin name:al`, free text)."""
     q = request.args.get("q", "")
     try:
-        rows, error = list(accounts.search_users(q)), None
-    except accounts.AccountError as exc:
+        rows, error = list(service.search_users(q)), None
+    except service.AccountError as exc:
         rows, error = [], str(exc)
     body = render_template("admin_users/users.html", users=rows, q=q, error=error)
     return body, 400 if error else 200
@@ -72,7 +68,7 @@ def new_user():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = accounts.add_user(
+            user = service.add_user(
                 g.actor.username,
                 client_ip(),
                 form.username.data,
@@ -81,7 +77,7 @@ def new_user():
                 form.name.data,
                 form.is_admin.data,
             )
-        except accounts.AccountError as exc:
+        except service.AccountError as exc:
             form.username.errors = [*form.username.errors, str(exc)]
         else:
             flash(f"Created user {user.username}.", "success")
@@ -98,9 +94,9 @@ def set_admin(user_id: int):
     is_admin = request.form.get("is_admin") == "1"
     try:
         if user.id == g.actor.id and not is_admin:
-            raise accounts.AccountError("you cannot remove your own admin rights")
-        accounts.set_admin(g.actor.username, client_ip(), user, is_admin)
-    except accounts.AccountError as exc:
+            raise service.AccountError("you cannot remove your own admin rights")
+        service.set_admin(g.actor.username, client_ip(), user, is_admin)
+    except service.AccountError as exc:
         flash(f"Not changed: {exc}.", "error")
     else:
         role = "an administrator" if is_admin else "a regular user"
@@ -117,40 +113,11 @@ def delete_user(user_id: int):
     error = "You cannot delete your own account." if user.id == g.actor.id else None
     if error is None and form.validate_on_submit():
         try:
-            accounts.delete_user(g.actor.username, client_ip(), user)
-        except accounts.AccountError as exc:
+            service.delete_user(g.actor.username, client_ip(), user)
+        except service.AccountError as exc:
             error = f"Not deleted: {exc}."
         else:
             flash(f"Deleted user {user.username}.", "success")
             return redirect(url_for("admin_users.users"))
     body = render_template("admin_users/user_delete.html", user=user, form=form, error=error)
     return body, 400 if error and request.method == "POST" else 200
-
-
-@bp.get("/audit")
-@admin_required
-def audit_log():
-    """Audit events, newest first, filtered by exact actor/target and action (or prefix)."""
-    filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "target")}
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
-    query = AuditEvent.select().order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    if filters["actor"]:
-        query = query.where(AuditEvent.actor == filters["actor"])
-    if filters["target"]:
-        query = query.where(AuditEvent.target == filters["target"])
-    if filters["action"]:  # "login" matches login.success, login.failure, ...
-        action = filters["action"].rstrip(".")
-        query = query.where(
-            (AuditEvent.action == action) | AuditEvent.action.startswith(action + ".")
-        )
-    # One row more than a page tells whether an older page exists.
-    rows = list(query.limit(AUDIT_PAGE_SIZE + 1).offset((page - 1) * AUDIT_PAGE_SIZE))
-    more = len(rows) > AUDIT_PAGE_SIZE
-    return render_template(
-        "admin_users/audit.html",
-        events=rows[:AUDIT_PAGE_SIZE],
-        filters=filters,
-        filter_args={key: value for key, value in filters.items() if value},
-        page=page,
-        more=more,
-    )

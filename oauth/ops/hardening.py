@@ -1,0 +1,201 @@
+"""What every response and every request body goes through: headers, CORS, error answers.
+
+- Content negotiation: people get HTML pages, clients get JSON (`wants_json`, by path), and
+  every error (404, 405, 413, CSRF, a busy database, a 500) is answered in the caller's kind:
+  RFC 6749 error JSON with `no-store`, or a readable page.
+- Security headers on every response (nosniff, no referrer, CSP and no framing on pages,
+  `no-store` unless a view says otherwise), and CORS, all of it here: public metadata is
+  readable from any origin; the endpoints a client calls with its own credentials are too;
+  nothing is ever readable with credentials (cookies).
+- Broken request bodies are a 4xx on every endpoint, never a 500:
+  - a chunked body over MAX_CONTENT_LENGTH is a 413, as a declared one is;
+  - JSON nested deeper than Python's recursion limit makes `json.loads` raise RecursionError
+    inside `request.get_json()`, which every caller expects to raise ValueError (or, silent,
+    to return None). The app's JSON provider turns the one into the other;
+  - a page (an HTML form endpoint) posted as JSON reaches Flask-WTF, which wraps the JSON as
+    form data and fails on anything but an object. Pages take forms: 415;
+  - a body the HTTP server cannot decode (a broken chunked encoding, a truncated upload) only
+    surfaces as gunicorn's ParseException or NoMoreData while the view reads the form: 400.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from flask_wtf.csrf import CSRFError
+from peewee import OperationalError
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from oauth.errors import NO_STORE, error_page
+
+try:  # gunicorn serves production and the live tests; the test client needs no server
+    from gunicorn.http.errors import NoMoreData, ParseException
+
+    BODY_ERRORS: tuple[type[Exception], ...] = (ParseException, NoMoreData)
+except ImportError:  # pragma: no cover
+    BODY_ERRORS = ()
+
+# Path prefixes that answer people with HTML; everything else below /oauth2, /api and
+# /.well-known answers clients with JSON.
+HTML_PREFIXES = ("/oauth2/authorize", "/oauth2/consent", "/oauth2/device", "/oauth2/logout")
+JSON_PREFIXES = ("/oauth2/", "/api/", "/.well-known/", "/openapi.json", "/healthz", "/metrics")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
+)
+
+# Endpoints a client running in a web page (the MCP Inspector, a SPA) calls with its own
+# credentials, never cookies: readable from any origin, and never with Allow-Credentials.
+CLIENT_CORS_PATHS = (
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/register",
+    "/oauth2/userinfo",
+    "/oauth2/device_authorization",
+)
+# The metadata blueprint's documents and JWKS: public, read-only (RFC 8414 §3, RFC 9728).
+PUBLIC_CORS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, MCP-Protocol-Version",
+}
+CLIENT_CORS = {
+    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, MCP-Protocol-Version",
+    "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Install the body checks, the headers and the error answers on `app`."""
+    app.json = SafeJSONProvider(app)
+    app.before_request(limit_chunked_body)
+    app.before_request(pages_take_forms)
+    app.after_request(security_headers)
+    for error in BODY_ERRORS:
+        app.register_error_handler(error, _broken_body)
+    _register_error_handlers(app)
+
+
+def wants_json() -> bool:
+    path = request.path
+    page = any(path == p or path.startswith(p + "/") for p in HTML_PREFIXES)
+    return path.startswith(JSON_PREFIXES) and not page  # /oauth2/device_authorization is JSON
+
+
+def cors(response: Response) -> None:
+    """Cross-origin reads of public metadata and client endpoints; never with credentials."""
+    path = request.path
+    if request.blueprint == "metadata":
+        policy = PUBLIC_CORS
+    elif path in CLIENT_CORS_PATHS or path.startswith("/oauth2/clients/"):
+        policy = CLIENT_CORS
+    else:
+        return
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers.update(policy)
+    response.headers["Access-Control-Max-Age"] = "86400"
+
+
+def security_headers(response: Response) -> Response:
+    cors(response)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/.well-known/") or request.path == "/oauth2/jwks":
+        pass  # public and cacheable; the metadata blueprint sets Cache-Control
+    elif "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"  # pages and APIs show per-user data
+    return response
+
+
+def limit_chunked_body() -> None:
+    """413 for a chunked body over MAX_CONTENT_LENGTH, as for a declared one.
+
+    With no Content-Length, Werkzeug stops reading at the limit without a word and parses the
+    truncated body; read it here (cached for the form parser) and look for one byte more.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None or limit is None:
+        return
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return
+    if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+        abort(413)
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with over-deep nesting reported as the ValueError callers handle."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
+
+
+def pages_take_forms() -> None:
+    if request.method in ("POST", "PUT", "PATCH") and request.is_json and not wants_json():
+        abort(415, "This page takes form posts (application/x-www-form-urlencoded).")
+
+
+def _broken_body(exc: Exception):
+    current_app.logger.info("unreadable request body: %s %s", request.method, request.path)
+    return current_app.handle_http_exception(BadRequest("The request body could not be read."))
+
+
+def json_or_page(status: int, error: str, message: str, headers: dict | None = None):
+    """An error as RFC 6749 JSON for a client, or as a page for a person."""
+    if wants_json():
+        response = jsonify({"error": error, "error_description": message})
+        response.status_code = status
+        response.headers.update(NO_STORE)
+    else:
+        body, _ = error_page(error.replace("_", " ").capitalize(), message, status)
+        response = Response(body, status=status, mimetype="text/html")
+    response.headers.update(headers or {})
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        names = {403: "access_denied", 404: "not_found", 405: "method_not_allowed"}
+        names[413] = "request_too_large"
+        error = names.get(exc.code or 500, "invalid_request" if (exc.code or 500) < 500 else "")
+        response = json_or_page(exc.code or 500, error or "server_error", exc.description or "")
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return json_or_page(
+            400,
+            "invalid_request",
+            "The form expired or was not sent by us "
+            "(CSRF check failed). Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_busy(exc: Exception):
+        # A write lock held past busy_timeout: tell the client to retry, never a 500.
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise exc
+        app.logger.warning("database busy: %s %s", request.method, request.path)
+        return json_or_page(
+            503,
+            "temporarily_unavailable",
+            "The server is busy. Retry shortly.",
+            {"Retry-After": "1"},
+        )
+
+    @app.errorhandler(500)
+    def server_error(exc: Exception):
+        return json_or_page(500, "server_error", "Something went wrong on our side.")
