@@ -33,29 +33,34 @@ from oauth import (
     accounts,
     admin,
     admin_users,
-    api,
     apps_api,
-    authorize,
     cli_clients,
     cli_users,
-    device,
     hardening,
-    introspection,
     keys,
-    login,
     maintenance,
-    metadata,
     mock,
     perimeter,
     playground,
-    registration,
     settings,
+)
+from oauth.csrf import csrf
+from oauth.endpoints import (
+    api,
+    authorize,
+    device,
+    end_session,
+    introspection,
+    login,
+    metadata,
+    registration,
+    revocation,
     token,
     userinfo,
 )
 from oauth.errors import NO_STORE, error_page
 from oauth.ops import health, metrics
-from oauth.session import csrf, current_user
+from oauth.session import current_user
 
 MIGRATIONS = Path(__file__).with_name("migrations.sql")
 DEFAULTS = settings.DEFAULTS  # every setting's default: the table is in oauth/settings.py
@@ -137,17 +142,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (login, account, admin, admin_users, authorize, health, playground):
         app.register_blueprint(module.bp)
-    for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
+    clients_call = (apps_api, token, revocation, introspection, api, metadata, userinfo)
+    for module in (*clients_call, end_session, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
     if app.config["MOCK"]:  # the control API and its forced-error hook exist in mock mode only
         app.register_blueprint(mock.bp)
         csrf.exempt(mock.bp)
-    app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token
+    app.register_blueprint(device.bp)
     csrf.exempt(device.device_authorization)  # clients call it; /oauth2/device keeps CSRF
 
     app.cli.add_command(db_cli)
-    app.cli.add_command(keys_cli)
+    app.cli.add_command(keys.keys_cli)
     app.cli.add_command(bootstrap_command)
     app.cli.add_command(cli_users.users_cli)
     app.cli.add_command(cli_clients.clients_cli)
@@ -333,21 +339,6 @@ def upgrade(path: str) -> list[int]:
     """Apply pending migrations to the database at `path`."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return apply_migrations(path, MIGRATIONS.read_text())
-
-
-@click.group("keys")
-def keys_cli() -> None:
-    """Signing keys for id_tokens."""
-
-
-@keys_cli.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key; old keys stay published until their tokens have expired."""
-    with db.connection_context():
-        keep = keys.publish_period(int(current_app.config["ACCESS_TOKEN_TTL"]))
-        key = keys.rotate(keep)
-    seconds = int(keep.total_seconds())
-    click.echo(f"new signing key {key.kid}; previous keys published for {seconds} more seconds")
 
 
 @click.command("bootstrap")

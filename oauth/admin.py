@@ -28,7 +28,8 @@ from wtforms import (
 )
 
 from models import Client, ClientSecret, Resource
-from oauth import apps, metadata
+from oauth import apps
+from oauth.endpoints import metadata
 from oauth.errors import error_page
 from oauth.resources import add_resource, delete_resource
 from oauth.session import admin_required, client_ip

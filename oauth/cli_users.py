@@ -9,7 +9,7 @@ import click
 
 from models import User, db
 from oauth import accounts
-from oauth.validation import normalize_username
+from oauth.rules.text import normalize_username
 
 ACTOR = "cli"
 

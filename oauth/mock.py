@@ -25,7 +25,8 @@ from oauth.mock_provider import (
     upsert_user,
     user_json,
 )
-from oauth.session import bearer_token, client_ip, personal_token_user
+from oauth.params import bearer_token
+from oauth.session import client_ip, personal_token_user
 
 bp = Blueprint("mock", __name__, url_prefix="/api/v2/mock")
 # In a mock-mode app, every request to a protocol endpoint first checks for a forced error.

@@ -12,7 +12,8 @@ from conftest import login
 
 from app import create_app, upgrade
 from models import AuditEvent, ThrottleEvent, User, db, record_event, utcnow
-from oauth import accounts, throttle
+from oauth import accounts
+from oauth.rules import throttle
 from oauth.session import login_url
 
 ALICE = ("alice", "correct horse battery")

@@ -8,8 +8,9 @@ from peewee import PeeweeException
 from models import db
 from oauth import api_reference, openapi
 from oauth.ops import metrics
-from oauth.session import bearer_token, current_user, personal_token_user
-from oauth.validation import is_loopback_host
+from oauth.params import bearer_token
+from oauth.session import current_user, personal_token_user
+from oauth.urls import is_loopback_host
 
 bp = Blueprint("ops", __name__)
 

@@ -12,9 +12,10 @@ from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAr
 from wtforms.validators import DataRequired, Length
 
 from models import User, audit, db
-from oauth import accounts, mock_provider, throttle
+from oauth import accounts, mock_provider
+from oauth.rules import throttle
 from oauth.session import client_ip, current_user, login_user, logout_user
-from oauth.validation import safe_next
+from oauth.urls import safe_next
 
 bp = Blueprint("login", __name__)
 
