@@ -151,14 +151,6 @@ class UnverifiedRequest(_Coded):
         return self.description or ""
 
 
-def invalid_client(description: str) -> OAuthError:
-    return InvalidClient(description)
-
-
-def too_many_requests(description: str, retry_after: int) -> OAuthError:
-    return TooManyRequests(description, retry_after)
-
-
 def json_error(exc: OAuthError) -> Response:
     """Error body for endpoints clients call directly (RFC 6749 §5.2), never cached."""
     response = jsonify(exc.to_dict())

@@ -1,4 +1,6 @@
-"""Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25).
+"""274 lines: the document rules, the registration policy and the per-worker cache share state.
+
+Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25).
 
 A `client_id` that is an https URL names a JSON document describing the client. We fetch it
 through the SSRF guard (oauth/safe_fetch.py) outside any database transaction, check it, and
