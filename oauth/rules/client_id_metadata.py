@@ -1,4 +1,4 @@
-"""274 lines: the document rules, the registration policy and the per-worker cache share state.
+"""Over 250 lines: the document rules, the registration policy and the per-worker cache share state.
 
 Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25).
 

@@ -1,4 +1,4 @@
-"""340 lines: one validator with two front ends; split, one field's rule would span files.
+"""Over 250 lines: one validator with two front ends; split, one field's rule would span files.
 
 Client metadata (RFC 7591 §2, OIDC Registration §2): the ONE validator behind the admin
 pages, the management API, the CLI, dynamic registration and client ID metadata documents.
