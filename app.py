@@ -7,22 +7,22 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import click
-from flask import Flask, current_app
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import PRAGMAS, db
-from oauth import (
+from oauth import keys, mock, settings
+from oauth.csrf import csrf
+from oauth.endpoints import (
     api,
     authorize,
     device,
+    end_session,
     introspection,
-    keys,
     login,
     metadata,
-    mock,
     registration,
-    settings,
+    revocation,
     token,
     userinfo,
 )
@@ -38,7 +38,7 @@ from oauth.manage import (
     users_pages,
 )
 from oauth.ops import hardening, health, instance, maintenance_cli, metrics, perimeter, playground
-from oauth.session import csrf, current_user
+from oauth.session import current_user
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -80,16 +80,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Once each: apps and resources pages share "admin", users and audit "admin_users".
     for blueprint in dict.fromkeys(module.bp for module in (*pages, health, playground)):
         app.register_blueprint(blueprint)
-    for module in (apps_api, token, introspection, api, metadata, userinfo, registration):
+    clients_call = (apps_api, token, revocation, introspection, api, metadata, userinfo)
+    for module in (*clients_call, end_session, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
     mock.init_app(app)  # the control API and its forced-error hook, in mock mode only
-    app.register_blueprint(device.bp)  # also registers the device_code grant at /oauth2/token
+    app.register_blueprint(device.bp)
     csrf.exempt(device.device_authorization)  # clients call it; /oauth2/device keeps CSRF
 
     for command in (
         maintenance_cli.db_cli,
-        keys_cli,
+        keys.keys_cli,
         users_cli.bootstrap_command,
         users_cli.users_cli,
         apps_cli.clients_cli,
@@ -104,21 +105,3 @@ def _connect_db() -> None:
     # One connection per worker thread, opened lazily after the fork and kept across requests:
     # reconnecting per request (pragmas, WAL files) measured 40-60% slower.
     db.connect(reuse_if_open=True)
-
-
-# -- CLI: keys -----------------------------------------------------------------------------
-
-
-@click.group("keys")
-def keys_cli() -> None:
-    """Signing keys for id_tokens."""
-
-
-@keys_cli.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key; old keys stay published until their tokens have expired."""
-    with db.connection_context():
-        keep = keys.publish_period(int(current_app.config["ACCESS_TOKEN_TTL"]))
-        key = keys.rotate(keep)
-    seconds = int(keep.total_seconds())
-    click.echo(f"new signing key {key.kid}; previous keys published for {seconds} more seconds")

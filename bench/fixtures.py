@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from oauth import crypto, pkce
+from oauth import crypto
+from oauth.rules import pkce
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 VERIFIER = "bench-verifier-" + "v" * 40  # one PKCE pair for every minted code

@@ -13,9 +13,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+import click
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import current_app
 from peewee import IntegrityError
 
 from models import AccessToken, SigningKey, db, first_raw, utcnow
@@ -169,3 +171,21 @@ def verify(token: str, audience: str | None, issuer: str) -> dict[str, Any]:
         issuer=issuer,
         options=options,
     )
+
+
+# -- CLI -----------------------------------------------------------------------------------
+
+
+@click.group("keys")
+def keys_cli() -> None:
+    """Signing keys for id_tokens."""
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; old keys stay published until their tokens have expired."""
+    with db.connection_context():
+        keep = publish_period(int(current_app.config["ACCESS_TOKEN_TTL"]))
+        key = rotate(keep)
+    seconds = int(keep.total_seconds())
+    click.echo(f"new signing key {key.kid}; previous keys published for {seconds} more seconds")

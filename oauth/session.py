@@ -12,16 +12,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, jsonify, redirect, request, session, url_for
-from flask_wtf.csrf import CSRFProtect
+from flask import current_app, g, redirect, request, session, url_for
 
 from models import PersonalAccessToken, User, UserSession, utcnow
 from oauth import crypto
-from oauth.errors import error_page
-
-# Every browser form is CSRF-protected; blueprints that clients call directly are exempted in
-# create_app, and the JSON management API re-applies it for session (not token) callers.
-csrf = CSRFProtect()
+from oauth.csrf import csrf
+from oauth.errors import api_error, error_page
+from oauth.params import bearer_token
 
 
 def client_ip() -> str:
@@ -101,16 +98,6 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def bearer_token() -> str | None:
-    """The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        return None
-    return token
-
-
 def personal_token_user(token: str) -> User | None:
     """The user a personal access token belongs to, if it is live."""
     if not crypto.has_kind(token, crypto.PERSONAL_TOKEN):
@@ -128,15 +115,6 @@ def personal_token_user(token: str) -> User | None:
             PersonalAccessToken.id == row.id
         ).execute()
     return row.user
-
-
-def api_error(status: int, message: str, headers: dict[str, str] | None = None):
-    """A management-API error in the {"message": ...} shape, never cached."""
-    response = jsonify({"message": message})
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    response.headers.update(headers or {})
-    return response
 
 
 def admin_required_api(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from oauth.validation import is_loopback_host, normalize_issuer
+from oauth.urls import is_loopback_host, normalize_issuer
 
 PREFIX = "GATEHOUSE_"
 TRUE = ("1", "true", "yes", "on")

@@ -9,7 +9,8 @@ from html import unescape
 from conftest import login, query_of
 
 from models import User, UserSession, db, utcnow
-from oauth import crypto, pkce
+from oauth import crypto
+from oauth.rules import pkce
 
 ISSUER = "http://127.0.0.1:8000"  # the default issuer of the test config
 REDIRECT = "http://127.0.0.1:9999/callback"

@@ -21,8 +21,8 @@ from models import (
     utcnow,
 )
 from oauth import crypto
-from oauth.bearer import find_access_token
 from oauth.manage import users as accounts
+from oauth.rules.bearer import find_access_token
 
 
 def grant_tokens(client, user, audience="http://127.0.0.1:8000", scope="openid profile", ago=0):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from models import ClientSecret, db, utcnow
 from oauth.manage import apps
+from oauth.rules import client_auth
 from tests.conftest import make_client
 
 OK = {"name": "App", "redirect_uris": ["https://app.example.com/cb"]}
@@ -192,12 +193,12 @@ def test_touch_secret_writes_at_most_once_a_minute(app):
     start = utcnow()
     with db.connection_context():
         row = ClientSecret.get(ClientSecret.client == client)
-        assert apps.touch_secret(row, start) is True
-        assert apps.touch_secret(row, start + timedelta(seconds=30)) is False
+        assert client_auth.touch_secret(row, start) is True
+        assert client_auth.touch_secret(row, start + timedelta(seconds=30)) is False
         # Another worker holding a stale copy of the row must not write again either.
         stale = ClientSecret.get_by_id(row.id)
         stale.last_used_at = None
-        assert apps.touch_secret(stale, start + timedelta(seconds=59)) is False
+        assert client_auth.touch_secret(stale, start + timedelta(seconds=59)) is False
         assert ClientSecret.get_by_id(row.id).last_used_at == start
-        assert apps.touch_secret(row, start + timedelta(seconds=61)) is True
+        assert client_auth.touch_secret(row, start + timedelta(seconds=61)) is True
         assert ClientSecret.get_by_id(row.id).last_used_at == start + timedelta(seconds=61)

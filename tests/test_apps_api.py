@@ -18,7 +18,7 @@ from models import (
     utcnow,
 )
 from oauth import crypto
-from oauth.bearer import find_access_token
+from oauth.rules.bearer import find_access_token
 from tests.conftest import make_client
 
 API = "/api/v2/oauth2-provider/apps"

@@ -9,7 +9,7 @@ from authz_support import CHALLENGE, ISSUER, REDIRECT, params, sign_in
 from conftest import make_client, query_of
 
 from models import Resource, db
-from oauth.authz_request import PROTOCOL_PARAMS
+from oauth.params import PROTOCOL_PARAMS
 
 
 @pytest.fixture

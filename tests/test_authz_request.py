@@ -9,9 +9,10 @@ from authz_support import CHALLENGE, ISSUER, REDIRECT, params
 from conftest import make_client
 
 from models import db
-from oauth import authz_request as rules
-from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
-from oauth.errors import OAuthError
+from oauth.errors import OAuthError, UnverifiedRequest
+from oauth.rules import authorization_request as rules
+from oauth.rules.authorization_request import AuthorizationRequest
+from oauth.rules.consent import needs_consent
 
 
 def lists(query: dict[str, str]) -> dict[str, list[str]]:
@@ -93,19 +94,19 @@ def test_check_redirect_uri_single_registered_may_be_omitted(app):
     ("rule", "query", "expected"),
     [
         (
-            rules.check_pkce,
+            rules.check_challenge,
             {"code_challenge": [CHALLENGE], "code_challenge_method": ["S256"]},
             CHALLENGE,
         ),
-        (rules.check_pkce, {"code_challenge": [CHALLENGE]}, "invalid_request"),
-        (rules.check_pkce, {"code_challenge_method": ["S256"]}, "invalid_request"),
+        (rules.check_challenge, {"code_challenge": [CHALLENGE]}, "invalid_request"),
+        (rules.check_challenge, {"code_challenge_method": ["S256"]}, "invalid_request"),
         (
-            rules.check_pkce,
+            rules.check_challenge,
             {"code_challenge": [CHALLENGE], "code_challenge_method": ["plain"]},
             "invalid_request",
         ),
         (
-            rules.check_pkce,
+            rules.check_challenge,
             {"code_challenge": ["a" * 43 + "\n"], "code_challenge_method": ["S256"]},
             "invalid_request",
         ),
@@ -143,10 +144,13 @@ def test_rules(rule, query, expected):
 
 def test_check_resource(app):
     with db.connection_context():
-        assert rules.check_resource({}, ISSUER) == (None, ISSUER)
-        assert rules.check_resource({"resource": [ISSUER + "/"]}, ISSUER) == (ISSUER + "/", ISSUER)
+        assert rules.check_request_resource({}, ISSUER) == (None, ISSUER)
+        assert rules.check_request_resource({"resource": [ISSUER + "/"]}, ISSUER) == (
+            ISSUER + "/",
+            ISSUER,
+        )
         with pytest.raises(OAuthError) as exc:
-            rules.check_resource({"resource": [ISSUER, ISSUER]}, ISSUER)
+            rules.check_request_resource({"resource": [ISSUER, ISSUER]}, ISSUER)
         assert exc.value.error == "invalid_target"
 
 
@@ -200,4 +204,4 @@ def test_needs_login(fields, signed_in_ago, expected):
 )
 def test_needs_consent(scope, prompt, remembered, expected):
     req = request_with(scope=scope, prompt=prompt)
-    assert rules.needs_consent(req, remembered) is expected
+    assert needs_consent(req, remembered) is expected

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models import Client, db
-from oauth import cimd, cimd_fetch
+from oauth import safe_fetch as cimd_fetch
+from oauth.rules import client_id_metadata as cimd
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 

@@ -3,7 +3,8 @@
 import jwt
 
 from models import db
-from oauth import claims, keys
+from oauth import keys
+from oauth.rules import id_token as claims
 
 
 def test_claims_follow_scopes(user):
@@ -62,7 +63,7 @@ def test_keys_rotate_cli_keeps_the_old_key_until_its_longest_id_token_expires(
     from datetime import timedelta
 
     from models import AccessToken, utcnow
-    from oauth import tokens
+    from oauth.grants import issue as tokens
 
     month = 30 * 86400
     with app.test_request_context(), db.connection_context():

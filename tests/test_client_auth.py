@@ -10,8 +10,8 @@ from conftest import basic, make_client
 from werkzeug.datastructures import MultiDict
 
 from models import ClientSecret, db
-from oauth.client_auth import parse_basic
 from oauth.errors import OAuthError
+from oauth.rules.client_auth import parse_basic
 
 CC = ["client_credentials"]
 

@@ -22,7 +22,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from models import AuthorizationCode, Consent, Resource, db
 from oauth import crypto
-from oauth.bearer import find_access_token
+from oauth.rules.bearer import find_access_token
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_payload_after_re_login_is_rejected(client, app_client, user):
 def test_expired_payload_is_rejected(client, app, app_client, user, monkeypatch):
     sign_in(client)
     pending = pending_of(consent_page(client, app_client))
-    monkeypatch.setattr("oauth.authorize.CONSENT_MAX_AGE", -1)
+    monkeypatch.setattr("oauth.rules.consent.CONSENT_MAX_AGE", -1)
     response = client.post("/oauth2/consent", data={"pending": pending, "decision": "allow"})
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from test_device_flow import approve_over_http, serve_device
 
-from oauth.device_flow import DEVICE_GRANT
+from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 
 EXAMPLE = ROOT / "examples" / "device_login.py"
 USER_CODE = re.compile(r"enter the code: ([A-Z]{4}-[A-Z]{4})")

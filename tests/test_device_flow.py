@@ -25,7 +25,7 @@ from models import (
     utcnow,
 )
 from oauth import crypto
-from oauth.device_flow import DEVICE_GRANT
+from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 
 ISSUER = "http://127.0.0.1:8000"  # the test app's default issuer
 MCP = "https://mcp.example.com/mcp"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oauth import device_flow
-from oauth.device_flow import (
+from oauth.grants import device_code as device_flow
+from oauth.grants.device_code import (
     ALPHABET,
     DENIED,
     EXPIRED,

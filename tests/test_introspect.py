@@ -9,7 +9,7 @@ from conftest import basic, make_client
 from token_helpers import ISSUER, tokens_for
 
 from models import AccessToken, Resource, TokenFamily, db, utcnow
-from oauth.claims import epoch
+from oauth.rules.id_token import epoch
 
 MCP = "https://mcp.example.com/mcp"
 

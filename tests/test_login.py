@@ -12,9 +12,9 @@ from conftest import login
 
 from app import create_app
 from models import AuditEvent, ThrottleEvent, User, db, record_event, utcnow
-from oauth import throttle
 from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
+from oauth.rules import throttle
 from oauth.session import login_url
 
 ALICE = ("alice", "correct horse battery")

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from models import Client, UserSession, db
-from oauth import claims
+from oauth.rules import id_token as claims
 from tests.conftest import login, make_client, query_of
 
 ISSUER = "http://127.0.0.1:8000"

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oauth import pkce
-from oauth.cimd_fetch import client_id_url_problem, is_public_address
-from oauth.client_auth import parse_basic
 from oauth.errors import OAuthError
+from oauth.rules import pkce
+from oauth.rules.client_auth import parse_basic
+from oauth.rules.client_id_metadata import client_id_url_problem
+from oauth.safe_fetch import is_public_address
 
 UNRESERVED = string.ascii_letters + string.digits + "-._~"
 B64URL = string.ascii_letters + string.digits + "-_"

@@ -19,8 +19,10 @@ from models import (
     db,
     utcnow,
 )
-from oauth import crypto, registration
+from oauth import crypto
+from oauth.endpoints import registration
 from oauth.ops.migrations import upgrade
+from oauth.rules import throttle
 from tests.conftest import make_client
 
 ISSUER = "http://127.0.0.1:8000"
@@ -470,7 +472,7 @@ def test_rate_limit_per_ip(client):
     bucket = "register:ip:127.0.0.1"
     now = utcnow()
     with db.connection_context():
-        for _ in range(registration.RATE_LIMIT - 1):
+        for _ in range(throttle.REGISTRATION_IP_LIMIT - 1):
             ThrottleEvent.create(bucket=bucket, created_at=now - timedelta(seconds=5))
         for _ in range(50):  # old attempts no longer count
             ThrottleEvent.create(bucket=bucket, created_at=now - timedelta(minutes=5))

@@ -4,7 +4,8 @@ import pytest
 
 from models import Resource, db
 from oauth.errors import OAuthError
-from oauth.scopes import check_resource, select_scopes
+from oauth.rules.resource import audience_for as check_resource
+from oauth.rules.scope import select_scopes
 
 KNOWN = {"openid", "profile", "email", "offline_access", "mcp"}
 

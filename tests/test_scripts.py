@@ -15,7 +15,7 @@ from conftest import ROOT, free_port
 from live_helpers import serve
 from oauth_browser import authorize
 
-from oauth import pkce
+from oauth.rules import pkce
 
 pytestmark = pytest.mark.live
 

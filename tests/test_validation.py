@@ -10,16 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oauth.validation import (
+from oauth.rules.redirect_uri import (
     FORBIDDEN_SCHEMES,
     MAX_REDIRECT_URI_BYTES,
-    canonical_uri,
     find_redirect_uri,
-    https_url_problem,
     redirect_uri_matches,
     redirect_uri_problem,
-    resource_problem,
 )
+from oauth.rules.resource import resource_problem
+from oauth.urls import canonical_uri, https_url_problem
 
 CONTROL_OR_SPACE = "".join(chr(c) for c in range(0x21)) + "\x7f"
 

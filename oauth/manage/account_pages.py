@@ -23,8 +23,8 @@ from models import (
     revoke_families,
     utcnow,
 )
-from oauth.describe import audience_name, is_unverified
 from oauth.errors import error_page
+from oauth.rules.consent import audience_name, is_unverified
 from oauth.session import client_ip, current_user, login_required
 
 bp = Blueprint("account", __name__, url_prefix="/account")

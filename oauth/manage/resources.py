@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from models import Client, Resource, audit, db
 from oauth.manage.apps import AppError, Problems
-from oauth.validation import (
-    canonical_uri,
-    parse_scope,
-    resource_problem,
-    scope_problem,
-    text_problem,
-)
+from oauth.rules.resource import resource_problem
+from oauth.rules.scope import parse_scope, scope_problem
+from oauth.rules.text import text_problem
+from oauth.urls import canonical_uri
 
 
 def add_resource(

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
 from models import Client, Resource
-from oauth import metadata
+from oauth.endpoints import metadata
 from oauth.manage.apps import AppError
 from oauth.manage.pages import admin as bp
 from oauth.manage.pages import attach_problems

@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import PersonalAccessToken, User, audit, db, utcnow
 from oauth import crypto
-from oauth.validation import normalize_username, text_problem
+from oauth.rules.text import normalize_username, text_problem
 
 USERNAME_RULE = (
     "usernames are 1-64 characters of lowercase letters, digits, '.', '_' and '-' "

@@ -10,7 +10,7 @@ from flask import current_app
 
 from models import User, db
 from oauth.manage import users
-from oauth.validation import normalize_username
+from oauth.rules.text import normalize_username
 
 ACTOR = "cli"
 

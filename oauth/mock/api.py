@@ -24,7 +24,8 @@ from oauth.mock.provider import (
     upsert_user,
     user_json,
 )
-from oauth.session import bearer_token, client_ip, personal_token_user
+from oauth.params import bearer_token
+from oauth.session import client_ip, personal_token_user
 
 bp = Blueprint("mock", __name__, url_prefix="/api/v2/mock")
 

@@ -16,10 +16,13 @@ from flask import current_app
 from peewee import IntegrityError
 
 from models import AccessToken, Client, TokenFamily, User, audit, db, utcnow
-from oauth import claims, tokens
+from oauth.grants import issue as tokens
 from oauth.manage import apps
 from oauth.mock.provider import MOCK_ACTOR, MockError, claims_problem, mock_on
-from oauth.validation import canonical_uri, parse_scope, resource_problem
+from oauth.rules import id_token as claims
+from oauth.rules.resource import resource_problem
+from oauth.rules.scope import parse_scope
+from oauth.urls import canonical_uri
 
 # An adopted client_id is a plain token; URLs are client metadata documents, not ours to adopt.
 _ADOPTABLE_CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")

@@ -15,9 +15,8 @@ from typing import Any
 from flask import Response, current_app, request
 
 from models import MockForcedError, db, utcnow
-from oauth import authz_request
-from oauth.authz_request import UnverifiedRequest
-from oauth.errors import OAuthError, error_page, json_error, redirect_error
+from oauth.errors import OAuthError, UnverifiedRequest, error_page, json_error, redirect_error
+from oauth.rules import authorization_request as authz_request
 
 # Flask endpoints a forced error can target, by the name the control API uses.
 ENDPOINTS = {
@@ -25,7 +24,7 @@ ENDPOINTS = {
     "authorize": "authorize.authorize",
     "userinfo": "userinfo.userinfo",
     "introspect": "introspection.introspect",
-    "revoke": "introspection.revoke",
+    "revoke": "revocation.revoke",
     "register": "registration.register",
     "device_authorization": "device.device_authorization",
 }

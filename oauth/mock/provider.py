@@ -14,8 +14,8 @@ from typing import Any
 from flask import current_app
 
 from models import User, audit, db, utcnow
-from oauth import claims
 from oauth.manage import apps, users
+from oauth.rules import id_token as claims
 
 MOCK_ACTOR = "mock"
 MAX_CLAIMS_BYTES = 8 * 1024

@@ -8,8 +8,9 @@ from peewee import PeeweeException
 from models import db
 from oauth.ops import metrics, openapi
 from oauth.ops.api_docs import reference, schema_tables
-from oauth.session import bearer_token, current_user, personal_token_user
-from oauth.validation import is_loopback_host
+from oauth.params import bearer_token
+from oauth.session import current_user, personal_token_user
+from oauth.urls import is_loopback_host
 
 bp = Blueprint("ops", __name__)
 

@@ -25,14 +25,11 @@ from prometheus_client import (
     values,
 )
 
+from oauth import constants
+
 # Latency buckets in seconds (Prometheus `le` bounds); +Inf is implied.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-GRANT_TYPES = {
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "urn:ietf:params:oauth:grant-type:device_code",
-}
+GRANT_TYPES = set(constants.GRANT_TYPES)  # label values; anything else counts as "other"
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, request
 from werkzeug.exceptions import MisdirectedRequest
 
-from oauth.validation import is_loopback_host
+from oauth.urls import is_loopback_host
 
 
 def init_app(app: Flask) -> None:

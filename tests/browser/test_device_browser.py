@@ -6,7 +6,7 @@ import httpx
 import pytest
 from test_device_flow import serve_device
 
-from oauth.device_flow import DEVICE_GRANT
+from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 
 PASSWORD = "correct horse battery"
 # The form's <input type=submit> wears the same style as every <button>, not Chromium's grey.

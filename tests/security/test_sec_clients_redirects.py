@@ -15,7 +15,7 @@ from authz_support import approve, params, sign_in
 from conftest import make_client, query_of
 
 from models import Client, db
-from oauth import claims
+from oauth.rules import id_token as claims
 
 EVIL = "https://evil.example/cb"
 ISSUER = "http://127.0.0.1:8000"

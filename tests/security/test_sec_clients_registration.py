@@ -17,9 +17,11 @@ from test_cimd import doc_server  # noqa: F401 - the local HTTPS document server
 
 from app import create_app
 from models import AccessToken, Client, TokenFamily, db, utcnow
-from oauth import cimd, cimd_fetch, crypto
+from oauth import crypto
+from oauth import safe_fetch as cimd_fetch
 from oauth.ops import maintenance
 from oauth.ops.migrations import upgrade
+from oauth.rules import client_id_metadata as cimd
 
 
 @pytest.fixture
@@ -131,7 +133,7 @@ def test_document_asking_for_client_credentials_is_refused(make_app, doc_server,
 
 
 def test_fetches_per_ip_are_limited(make_app, doc_server, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(cimd, "FETCH_LIMIT", 2)
+    monkeypatch.setattr(cimd.throttle, "CIMD_FETCH_IP_LIMIT", 2)
     http = make_app()
     url = doc_server.base + "/nostore.json"  # never cached: every request fetches
     assert [authorize(http, url).status_code for _ in range(2)] == [302, 302]

@@ -9,12 +9,13 @@ from authz_support import REDIRECT, params
 from conftest import make_client, query_of
 
 from models import Client, Resource, User, db
-from oauth.client_metadata import check_client_metadata
-from oauth.device_flow import DEVICE_GRANT
+from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from oauth.errors import OAuthError
 from oauth.manage import apps, resources
 from oauth.manage import users as accounts
-from oauth.validation import MAX_SCOPE_BYTES, MAX_SCOPES, parse_scope, text_problem
+from oauth.rules.client_metadata import check_client_metadata
+from oauth.rules.scope import MAX_SCOPE_BYTES, MAX_SCOPES, parse_scope
+from oauth.rules.text import text_problem
 
 # -- scope ---------------------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ from authz_support import params, sign_in
 from conftest import basic, login, make_client
 
 from models import db, record_event
-from oauth import device_flow, throttle
-from oauth.device import WRONG_CODES_LIMIT
-from oauth.device_flow import DEVICE_GRANT
+from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
+from oauth.grants import device_code as device_flow
+from oauth.rules import throttle
+from oauth.rules.throttle import WRONG_CODES_LIMIT
 
 ALICE = ("alice", "correct horse battery")
 ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}

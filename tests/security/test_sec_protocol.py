@@ -9,7 +9,7 @@ import pytest
 from authz_support import params, sign_in
 from conftest import make_client
 
-from oauth.authz_request import PROMPTS
+from oauth.rules.authorization_request import PROMPTS
 
 
 @pytest.fixture

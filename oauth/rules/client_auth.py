@@ -12,28 +12,19 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from urllib.parse import unquote_plus
 
 from werkzeug.datastructures import MultiDict
 
-from models import Client, ClientSecret
-from oauth import crypto, throttle
-from oauth.errors import OAuthError, invalid_client, too_many_requests
-from oauth.manage.apps import touch_secret
+from models import Client, ClientSecret, utcnow
+from oauth import crypto
+from oauth.errors import InvalidClient, InvalidRequest, OAuthError, TooManyRequests
+from oauth.params import form_param
+from oauth.rules import throttle
 from oauth.session import client_ip
 
-
-def form_param(form: MultiDict, name: str, required: bool = False) -> str | None:
-    """One protocol parameter: sent at most once (RFC 6749 §3.2), empty counts as absent."""
-    values = form.getlist(name)
-    if len(values) > 1:
-        raise OAuthError("invalid_request", f"The {name} parameter was sent more than once.")
-    value = values[0] if values else None
-    if value == "":
-        value = None
-    if required and value is None:
-        raise OAuthError("invalid_request", f"The {name} parameter is missing.")
-    return value
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -49,10 +40,10 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        raise invalid_client("The Basic credentials are not valid base64.") from None
+        raise InvalidClient("The Basic credentials are not valid base64.") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id:
-        raise invalid_client("The Basic credentials must be client_id:client_secret.")
+        raise InvalidClient("The Basic credentials must be client_id:client_secret.")
     return unquote_plus(client_id), unquote_plus(secret)
 
 
@@ -62,10 +53,10 @@ def check_method(client: Client, used: str) -> None:
     if used == registered:
         return
     if registered == "none":
-        raise invalid_client("A public client must not send a client secret.")
+        raise InvalidClient("A public client must not send a client secret.")
     if used == "none":
-        raise invalid_client(f"This client must authenticate ({registered}).")
-    raise invalid_client(f"This client authenticates with {registered} only.")
+        raise InvalidClient(f"This client must authenticate ({registered}).")
+    raise InvalidClient(f"This client authenticates with {registered} only.")
 
 
 def check_secret(client: Client, secret: str) -> ClientSecret:
@@ -75,7 +66,7 @@ def check_secret(client: Client, secret: str) -> ClientSecret:
     digest = row.secret_hash if row is not None else crypto.sha256_hex("")
     ok = crypto.matches(secret, digest)  # run the comparison whether or not a row was found
     if row is None or not ok or row.client_id != client.id:
-        raise invalid_client("Client authentication failed.")
+        raise InvalidClient("Client authentication failed.")
     return row
 
 
@@ -93,7 +84,7 @@ def authenticate_client(
         throttle.check(buckets)  # before the secret is compared: a locked guesser learns nothing
     except throttle.Throttled as exc:
         description = "Too many failed client authentications from this address; retry later."
-        raise too_many_requests(description, exc.retry_after) from None
+        raise TooManyRequests(description, exc.retry_after) from None
     try:
         return _authenticate(form, headers)
     except OAuthError as exc:
@@ -119,24 +110,37 @@ def _authenticate(
     body_secret = form_param(form, "client_secret")
     if basic is not None:
         if body_secret is not None:
-            raise OAuthError(
-                "invalid_request", "Send the client secret in the header or the body, not both."
-            )
+            raise InvalidRequest("Send the client secret in the header or the body, not both.")
         client_id, secret = basic
         if body_id is not None and body_id != client_id:
-            raise invalid_client("client_id in the body differs from the Basic credentials.")
+            raise InvalidClient("client_id in the body differs from the Basic credentials.")
         used = "client_secret_basic"
     else:
         client_id, secret = body_id, body_secret
         used = "client_secret_post" if secret is not None else "none"
     if client_id is None:
-        raise invalid_client("Client authentication is required (no client_id).")
+        raise InvalidClient("Client authentication is required (no client_id).")
     client = Client.by_client_id(client_id)
     if client is None:
-        raise invalid_client("Unknown client.")
+        raise InvalidClient("Unknown client.")
     check_method(client, used)
     if used == "none":
         return client, None
     row = check_secret(client, secret or "")
     touch_secret(row)
     return client, row
+
+
+def touch_secret(row: ClientSecret, now: datetime | None = None) -> bool:
+    """Record that a secret was used, at most once a minute (no write on every request)."""
+    now = now or utcnow()
+    if row.last_used_at is not None and now - row.last_used_at < TOUCH_INTERVAL:
+        return False
+    stale = ClientSecret.last_used_at.is_null() | (
+        ClientSecret.last_used_at <= now - TOUCH_INTERVAL
+    )
+    written = (
+        ClientSecret.update(last_used_at=now).where(ClientSecret.id == row.id, stale).execute()
+    )
+    row.last_used_at = now
+    return bool(written)

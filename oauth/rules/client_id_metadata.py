@@ -1,9 +1,12 @@
-"""Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25).
+"""Over 250 lines: the document rules, the registration policy and the per-worker cache share state.
+
+Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25).
 
 A `client_id` that is an https URL names a JSON document describing the client. We fetch it
-(`oauth.cimd_fetch`) outside any database transaction, check it, and keep the client as a
-`registration="metadata_document"` row keyed by the URL, refreshed on every re-fetch, so codes
-and tokens can reference it; it is unvetted until an administrator vets it.
+through the SSRF guard (oauth/safe_fetch.py) outside any database transaction, check it, and
+keep the client as a `registration="metadata_document"` row keyed by the URL, refreshed on
+every re-fetch, so codes and tokens can reference it; it is unvetted until an administrator
+vets it.
 
 The registration policy covers documents as it covers RFC 7591: `off` accepts none, `admin`
 only those on the hosts `GATEHOUSE_CIMD_HOSTS` names, `open` any. Fetches are limited: per
@@ -18,28 +21,21 @@ a non-public address) and `CIMD_CA_BUNDLE` (a CA file to trust instead of the sy
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
 from models import Client, audit, db, utcnow
-from oauth import throttle
-from oauth.cimd_fetch import (
-    CIMDError,
-    allowlisted,
-    client_id_url_problem,
-    fetch_document,
-    is_public_address,
-    max_age,
-)
-from oauth.client_metadata import check_client_metadata
 from oauth.errors import OAuthError
-from oauth.manage.apps import vetted_change
+from oauth.rules import throttle
+from oauth.rules.client_metadata import check_client_metadata
+from oauth.safe_fetch import FetchError as CIMDError
+from oauth.safe_fetch import allowlisted, fetch_json, is_public_address, max_age
 from oauth.session import client_ip
 from oauth.settings import host_list
 
@@ -54,14 +50,42 @@ __all__ = [
     "max_age",
 ]
 MAX_CACHE_ENTRIES = 256
-FETCH_LIMIT = 20  # fetches per caller IP per window, across workers
-FETCH_WINDOW = timedelta(minutes=1)
 MAX_FETCHES = 4  # concurrent fetches per worker process; each may hold a thread for 5 s
 FAILURE_TTL = 30.0  # seconds a failed URL (or unreachable host) is not fetched again
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
 _failures: dict[str, tuple[float, str]] = {}  # "url:…" / "host:…" -> (until, description)
 _cache_lock = threading.Lock()
 _fetch_slots = threading.BoundedSemaphore(MAX_FETCHES)
+
+
+def client_id_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a document client_id (CIMD §3), or None."""
+    if len(url) > 2048 or _CONTROL_OR_SPACE.search(url):
+        return "must be at most 2048 characters without spaces"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https URL with a host"
+    if "@" in parts.netloc or "#" in url or parts.query:
+        return "must not contain userinfo, a query or a fragment"
+    segments = parts.path.split("/")[1:]
+    if not parts.path or parts.path == "/" or any(s in (".", "..") for s in segments):
+        return "must have a path without . or .. segments"
+    return None
+
+
+def fetch_document(
+    url: str, allowlist: str = "", cafile: str | None = None, **limits: Any
+) -> tuple[dict[str, Any], int]:
+    """Fetch a metadata document through the SSRF guard (oauth/safe_fetch.py): (JSON, TTL)."""
+    problem = client_id_url_problem(url)
+    if problem:
+        raise CIMDError(f"The client_id URL {problem}.")
+    return fetch_json(url, allowlist, cafile, **limits)
 
 
 def is_metadata_url(client_id: str) -> bool:
@@ -135,9 +159,9 @@ def recent_failure(url: str, now: float) -> str | None:
 
 
 def check_fetch_rate() -> None:
-    """At most FETCH_LIMIT document fetches per caller IP per window, counted in SQLite."""
+    """Document fetches per caller address, counted in SQLite (rules/throttle.py)."""
     try:
-        throttle.reserve([(f"cimd:ip:{client_ip()}", FETCH_LIMIT)], FETCH_WINDOW)
+        throttle.reserve(throttle.cimd_fetch_buckets(client_ip()), throttle.CIMD_FETCH_WINDOW)
     except throttle.Throttled as exc:
         headers = {"Retry-After": str(exc.retry_after)}
         raise CIMDError(
@@ -215,7 +239,7 @@ def upsert_client(url: str, clean: dict[str, Any]) -> Client:
                 **clean,
             )
             changes = {"name": [None, row.name], "redirect_uris": [None, row.redirect_uris]}
-            changes.update(vetted_change(row))
+            changes.update(vetted=[None, False], registration=[None, row.registration])
             audit("cimd", "app.create", "app", url, changes, client_ip())
             return row
         changed = {k: v for k, v in clean.items() if getattr(row, k) != v}

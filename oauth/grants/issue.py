@@ -23,9 +23,9 @@ from models import (
     insert,
     utcnow,
 )
-from oauth import claims, crypto
-
-TOKEN_TYPE = "Bearer"  # noqa: S105 - RFC 6750; MCP clients title-case and compare it
+from oauth import crypto
+from oauth.constants import TOKEN_TYPE
+from oauth.rules import id_token
 
 
 class TokenResponse(dict):
@@ -86,7 +86,7 @@ def _body(
     if refresh_scope is not None:
         body["refresh_token"] = _refresh_token(family, refresh_scope, now)
     if user is not None and "openid" in scopes:
-        body["id_token"] = claims.id_token(
+        body["id_token"] = id_token.id_token(
             user,
             client.client_id,
             scopes,
@@ -149,7 +149,8 @@ def rotate(
 ) -> TokenResponse:
     """Tokens for a refresh: a new refresh token replaces `old` (already marked rotated).
 
-    `old.family` should already be loaded (token.find_refresh_token does), or it is read here.
+    `old.family` should already be loaded (refresh_token.find_refresh_token does), or it is
+    read here.
 
     OAuth 2.1 §4.3.1: the new refresh token keeps the old one's scope; `scopes` (possibly
     narrower) applies to the new access token only. The id_token carries the original

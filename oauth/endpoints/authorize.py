@@ -1,23 +1,26 @@
-"""Authorization endpoint and consent (RFC 6749 §4.1, RFC 7636, RFC 8707, RFC 9207, OIDC §3.1.2)."""
+"""Authorization endpoint and consent page (RFC 6749 §4.1, RFC 9207, OIDC §3.1.2); the rules are
+rules/authorization_request.py (and the modules it calls) and rules/consent.py."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import HiddenField
 from wtforms.validators import AnyOf, DataRequired
 
 from models import AuthorizationCode, Client, Consent, UserSession, db, utcnow
-from oauth import authz_request, crypto
-from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
-from oauth.describe import consent_context, host_of
+from oauth import crypto
+from oauth.csrf import csrf
 from oauth.errors import (
     NO_STORE,
+    AccessDenied,
+    ConsentRequired,
+    LoginRequired,
     OAuthError,
+    UnverifiedRequest,
     add_query,
     authorization_error_page,
     error_redirect_uri,
@@ -25,12 +28,15 @@ from oauth.errors import (
 )
 from oauth.mock import clients as mock_clients
 from oauth.mock import provider as mock_provider
-from oauth.session import client_ip, csrf, current_session, login_url
-from oauth.validation import find_redirect_uri, is_loopback_host
+from oauth.params import state_of
+from oauth.rules import authorization_request
+from oauth.rules import consent as consent_rules
+from oauth.rules.authorization_request import AuthorizationRequest
+from oauth.rules.redirect_uri import confirms_error_redirect, find_redirect_uri
+from oauth.session import client_ip, current_session, login_url
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth2")
 
-CONSENT_MAX_AGE = 600  # seconds the consent page stays valid
 START_AGAIN = "Go back to the application and start signing in again."
 
 
@@ -39,10 +45,6 @@ class ConsentForm(FlaskForm):
 
     pending = HiddenField(validators=[DataRequired()])
     decision = HiddenField(validators=[AnyOf(["allow", "deny"])])
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="consent")
 
 
 def _status() -> int:
@@ -58,31 +60,21 @@ def authorize():
     issuer = current_app.config["ISSUER"]
     mock_clients.adopt_unknown_client(params, client_ip())  # only with GATEHOUSE_MOCK_ANY_CLIENT
     try:
-        client, redirect_uri, sent = authz_request.verify_client(params)
+        client, redirect_uri, sent = authorization_request.verify_client(params)
     except UnverifiedRequest as exc:
         title = "Invalid authorization request"
         return authorization_error_page(title, exc.message, exc.status, exc.headers)
     try:
-        req = authz_request.validate(params, client, redirect_uri, sent, issuer)
+        req = authorization_request.validate(params, client, redirect_uri, sent, issuer)
         return _proceed(req, client, params)
     except OAuthError as exc:
-        state = authz_request.state_of(params)
+        if not exc.may_redirect:  # RFC 6749 §4.1.2.1: only authorization errors go back
+            title = "Invalid authorization request"
+            return authorization_error_page(title, exc.description or exc.error, exc.status)
+        state = state_of(params)
         if confirms_error_redirect(client, redirect_uri):
             return _error_notice(client, error_redirect_uri(redirect_uri, exc, state, issuer), exc)
         return redirect_error(redirect_uri, exc, state, issuer, _status())
-
-
-def confirms_error_redirect(client: Client, redirect_uri: str) -> bool:
-    """Whether an error before consent is shown on a page instead of redirected.
-
-    RFC 9700 §4.11.2: anyone can register a client, so an error redirect to its https site
-    would make us an open redirector. Native apps' loopback and private-use-scheme URIs
-    cannot be abused that way and keep their redirect; so do vetted clients.
-    """
-    parts = urlsplit(redirect_uri)
-    return (
-        not client.vetted and parts.scheme == "https" and not is_loopback_host(parts.hostname or "")
-    )
 
 
 def _error_notice(client: Client, target: str, exc: OAuthError) -> tuple[str, int, dict]:
@@ -92,7 +84,7 @@ def _error_notice(client: Client, target: str, exc: OAuthError) -> tuple[str, in
         client=client,
         error=exc,
         target=target,
-        target_host=host_of(target),
+        target_host=consent_rules.host_of(target),
     )
     return body, 400, NO_STORE
 
@@ -101,26 +93,26 @@ def _proceed(req: AuthorizationRequest, client: Client, params: dict) -> Respons
     """Sign in if needed, skip consent if remembered, else show the consent page."""
     user_session = current_session()
     auth_time = user_session.auth_time if user_session else None
-    if authz_request.needs_login(req, auth_time, utcnow()):
+    if authorization_request.needs_login(req, auth_time, utcnow()):
         if "none" in req.prompt:
-            raise OAuthError("login_required", "The user must sign in.")
+            raise LoginRequired("The user must sign in.")
         # prompt=login / max_age: the current session lasts until the new sign-in succeeds
         # (login_user replaces it); ending it here would let any cross-site link sign people out.
         return _login_redirect(params, req.login_hint)
     remembered = Consent.get_or_none(
         user=user_session.user_id, client=client, audience=req.audience
     )
-    if mock_provider.auto_consent() or not authz_request.needs_consent(
+    if mock_provider.auto_consent() or not consent_rules.needs_consent(
         req, remembered.scope if remembered else None
     ):
         return _code_redirect(req, decide(req, client, user_session, allow=True))
     if "none" in req.prompt:
-        raise OAuthError("consent_required", "The user has not yet approved this application.")
-    pending = _serializer().dumps(
-        {"req": req.to_payload(), "sid": user_session.id, "uid": user_session.user_id}
-    )
+        raise ConsentRequired("The user has not yet approved this application.")
+    pending = consent_rules.sign_pending(req, user_session, current_app.config["SECRET_KEY"])
     form = ConsentForm(pending=pending)
-    context = consent_context(req, client, user_session.user, current_app.config["ISSUER"])
+    context = consent_rules.consent_context(
+        req, client, user_session.user, current_app.config["ISSUER"]
+    )
     return render_template("authorize/consent.html", form=form, **context)
 
 
@@ -155,11 +147,11 @@ def decide(
     the same user and app stay valid.
     """
     if not allow:
-        raise OAuthError("access_denied", "The user denied the request.")
+        raise AccessDenied("The user denied the request.")
     now = utcnow()
     code, code_hash = crypto.new_secret(crypto.AUTHORIZATION_CODE)
     with db.atomic("IMMEDIATE"):
-        _remember_consent(req, client, user_session, now)
+        consent_rules.remember_consent(req, client, user_session, now)
         AuthorizationCode.create(
             code_hash=code_hash,
             client=client,
@@ -178,44 +170,12 @@ def decide(
     return code
 
 
-def _remember_consent(req, client, user_session, now) -> None:
-    """Upsert the remembered consent: the union of every scope allowed (call inside atomic)."""
-    row = Consent.get_or_none(user=user_session.user_id, client=client, audience=req.audience)
-    if row is None:
-        Consent.create(
-            user=user_session.user_id,
-            client=client,
-            audience=req.audience,
-            scope=" ".join(req.scope),
-            created_at=now,
-            updated_at=now,
-        )
-        return
-    granted = row.scope.split()
-    row.scope = " ".join(granted + [s for s in req.scope if s not in granted])
-    row.updated_at = now
-    row.save()
-
-
 def _code_redirect(req: AuthorizationRequest, code: str) -> Response:
     """The successful authorization response (RFC 6749 §4.1.2, RFC 9207 `iss`)."""
     params = {"code": code, "state": req.state, "iss": current_app.config["ISSUER"]}
     response = redirect(add_query(req.redirect_uri, params), _status())
     response.headers.update(NO_STORE)
     return response
-
-
-def load_pending(token: str, user_session: UserSession | None) -> AuthorizationRequest:
-    """The signed request from the consent form, if unaltered, fresh and this session's own."""
-    try:
-        data = _serializer().loads(token, max_age=CONSENT_MAX_AGE)
-        req = AuthorizationRequest.from_payload(data["req"])
-        bound_to = (data["sid"], data["uid"])
-    except (BadSignature, KeyError, TypeError):
-        raise UnverifiedRequest("This consent page expired or was altered.") from None
-    if user_session is None or (user_session.id, user_session.user_id) != bound_to:
-        raise UnverifiedRequest("This consent belongs to another sign-in.")
-    return req
 
 
 @bp.post("/consent")
@@ -226,7 +186,9 @@ def consent():
     try:
         if not form.validate():
             raise UnverifiedRequest("The consent form was incomplete.")
-        req = load_pending(form.pending.data, user_session)
+        req = consent_rules.load_pending(
+            form.pending.data, user_session, current_app.config["SECRET_KEY"]
+        )
         client = Client.by_client_id(req.client_id)
         if client is None or find_redirect_uri(client.redirect_uris, req.redirect_uri) is None:
             raise UnverifiedRequest("This application changed meanwhile.")

@@ -1,9 +1,8 @@
 """Device authorization grant (RFC 8628): the device endpoint, the approval page, the grant.
 
 `POST /oauth2/device_authorization` is called by clients (CSRF-exempt); `/oauth2/device` is
-where a signed-in person enters the user code and approves or denies (CSRF-protected). The
-device-code grant (oauth/device_grant.py) runs at the token endpoint: registering this
-blueprint adds it to `token.GRANTS`.
+where a signed-in person enters the user code and approves or denies (CSRF-protected). Every
+RFC 8628 rule, and the grant the token endpoint runs, is in oauth/grants/device_code.py.
 """
 
 from __future__ import annotations
@@ -14,27 +13,19 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from models import DeviceCode, audit, db, utcnow
-from oauth import describe, device_flow, device_grant, throttle, token
-from oauth.client_auth import authenticate_client, form_param
-from oauth.device_flow import DEVICE_GRANT
-from oauth.errors import OAuthError, json_error, no_store, too_many_requests
-from oauth.scopes import check_resource, check_scope
+from oauth.constants import DEVICE_CODE_GRANT, DEVICE_VERIFICATION_PATH
+from oauth.errors import TooManyRequests, UnauthorizedClient, answer_oauth_errors_as_json, no_store
+from oauth.grants import device_code as rules
+from oauth.params import form_param
+from oauth.rules import consent, throttle
+from oauth.rules.client_auth import authenticate_client
+from oauth.rules.resource import audience_for, resource_param
+from oauth.rules.scope import check_requested_scope
 from oauth.session import client_ip, current_session, login_required
 
-bp = Blueprint("device", __name__, url_prefix="/oauth2")
+bp = answer_oauth_errors_as_json(Blueprint("device", __name__, url_prefix="/oauth2"))
 
-WRONG_CODES_LIMIT = 10  # per session and per IP within throttle.WINDOW (RFC 8628 §5.1)
 WRONG_CODE = "That code is not valid. Check it against the one on your device and try again."
-
-
-@bp.record_once
-def _register_grant(state) -> None:
-    token.GRANTS[DEVICE_GRANT] = device_grant.device_code_grant
-
-
-@bp.errorhandler(OAuthError)
-def oauth_error(exc: OAuthError):
-    return json_error(exc)
 
 
 # -- device authorization endpoint (RFC 8628 §3.1, §3.2) -------------------------------------
@@ -48,24 +39,24 @@ def device_authorization():
         throttle.reserve(throttle.device_authorization_buckets(client_ip()))
     except throttle.Throttled as exc:
         description = "Too many device authorization requests from this address; retry later."
-        raise too_many_requests(description, exc.retry_after) from None
+        raise TooManyRequests(description, exc.retry_after) from None
     client, _ = authenticate_client(form, request.headers)  # as the token endpoint does
-    if DEVICE_GRANT not in client.grant_types:
-        raise OAuthError("unauthorized_client", "This client may not use the device flow.")
-    scopes = check_scope(client, form_param(form, "scope"))
-    resource = token.resource_param(form)
+    if DEVICE_CODE_GRANT not in client.grant_types:
+        raise UnauthorizedClient("This client may not use the device flow.")
+    scopes = check_requested_scope(client, form_param(form, "scope"))
+    resource = resource_param(form)
     issuer = current_app.config["ISSUER"]
-    audience = check_resource(resource, issuer)
-    device_code, user_code = device_grant.create_device_code(client, scopes, resource, audience)
-    shown = device_flow.format_user_code(user_code)
+    audience = audience_for(resource, issuer)
+    device_code, user_code = rules.create_device_code(client, scopes, resource, audience)
+    shown = rules.format_user_code(user_code)
     return no_store(
         jsonify(
             device_code=device_code,
             user_code=shown,
-            verification_uri=f"{issuer}/oauth2/device",
-            verification_uri_complete=f"{issuer}/oauth2/device?user_code={shown}",
+            verification_uri=f"{issuer}{DEVICE_VERIFICATION_PATH}",
+            verification_uri_complete=f"{issuer}{DEVICE_VERIFICATION_PATH}?user_code={shown}",
             expires_in=int(current_app.config["DEVICE_CODE_TTL"]),
-            interval=device_flow.INTERVAL,
+            interval=rules.INTERVAL,
         )
     )
 
@@ -78,14 +69,6 @@ class DeviceForm(FlaskForm):
 
     user_code = StringField("Code", validators=[DataRequired(), Length(max=32)])
     decision = HiddenField(validators=[Optional(), AnyOf(["allow", "deny"])])
-
-
-def _buckets() -> list[throttle.Bucket]:
-    """Wrong codes count per server-side session and per IP, across every worker."""
-    return [
-        (f"device:session:{current_session().id}", WRONG_CODES_LIMIT),
-        (f"device:ip:{throttle.address(client_ip())}", WRONG_CODES_LIMIT),
-    ]
 
 
 def _enter(form: DeviceForm, status: int = 200, error: str | None = None, headers=None):
@@ -108,18 +91,18 @@ def device():
     if not form.validate_on_submit():
         return _enter(form, 400)
     try:  # counted as wrong before the lookup, so racing guesses on other workers see it
-        reserved = throttle.reserve(_buckets())
+        reserved = throttle.reserve(
+            throttle.device_code_entry_buckets(current_session().id, client_ip())
+        )
     except throttle.Throttled as exc:
         message = "Too many wrong codes. Wait a few minutes and try again."
         return _enter(form, 429, message, {"Retry-After": str(exc.retry_after)})
-    code = device_flow.normalize_user_code(form.user_code.data)
-    row = code and DeviceCode.get_or_none(
-        DeviceCode.user_code_hash == device_flow.user_code_hash(code)
-    )
+    code = rules.normalize_user_code(form.user_code.data)
+    row = code and DeviceCode.get_or_none(DeviceCode.user_code_hash == rules.user_code_hash(code))
     if not row:
         return _enter(form, 400, WRONG_CODE)
     throttle.forgive(reserved)
-    problem = device_flow.code_problem(row.status, row.expires_at, utcnow())
+    problem = rules.code_problem(row.status, row.expires_at, utcnow())
     if problem:
         return _outcome(row, problem, 400)
     if not form.decision.data:
@@ -133,38 +116,26 @@ def _confirm(row: DeviceCode, code: str):
     return render_template(
         "device/confirm.html",
         client=row.client,
-        unverified=describe.is_unverified(row.client),
-        scopes=describe.scope_words(row.scope.split(), row.audience, issuer),
+        unverified=consent.is_unverified(row.client),
+        scopes=consent.scope_words(row.scope.split(), row.audience, issuer),
         audience=row.audience,
-        audience_name=describe.audience_name(row.audience, issuer),
-        user_code=device_flow.format_user_code(code),
+        audience_name=consent.audience_name(row.audience, issuer),
+        user_code=rules.format_user_code(code),
     )
 
 
 def _decide(row: DeviceCode, allow: bool):
-    """Record the decision once: only a pending, unexpired code can be approved or denied."""
+    """Record the decision once (grants/device_code.record_decision), audited."""
     user_session = current_session()
     now = utcnow()
     with db.atomic("IMMEDIATE"):
-        decided = (
-            DeviceCode.update(
-                status="approved" if allow else "denied",
-                user=user_session.user_id,
-                auth_time=user_session.auth_time,
-            )
-            .where(
-                DeviceCode.id == row.id,
-                DeviceCode.status == "pending",
-                DeviceCode.expires_at > now,
-            )
-            .execute()
-        )
+        decided = rules.record_decision(row, allow, user_session, now)
         if decided:
             action = "device.approve" if allow else "device.deny"
             username = user_session.user.username
             audit(username, action, "client", row.client.client_id, ip=client_ip())
     if not decided:  # another tab or person decided first, or it just expired
         fresh = DeviceCode.get_or_none(DeviceCode.id == row.id)
-        problem = fresh and device_flow.code_problem(fresh.status, fresh.expires_at, now)
+        problem = fresh and rules.code_problem(fresh.status, fresh.expires_at, now)
         return _outcome(row, problem or "expired", 400)
     return _outcome(row, "approved" if allow else "denied")

@@ -1,4 +1,7 @@
-"""Bearer access tokens at resource endpoints (RFC 6750): lookup, audience and scope checks."""
+"""Bearer access tokens at resource endpoints (RFC 6750): lookup and the challenge.
+
+Reading the token from the request (header or form body, §2.1-2.2) is oauth/params.py.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,18 @@ from flask import Response, current_app, jsonify
 
 from models import AccessToken, User, by_id, first_raw, utcnow
 from oauth import crypto
+from oauth.constants import PRM_WELL_KNOWN
 from oauth.errors import NO_STORE
 
 BEARER_LOOKUP_SQL = "SELECT * FROM access_token WHERE token_hash = ?"
+MAX_TOKEN_LENGTH = 200  # ours are ~47 characters; anything longer is not one of ours
+
+
+def token_digest(token: str, kind: str) -> str | None:
+    """The stored digest of a presented token of `kind`, or None if it cannot be one of ours."""
+    if len(token) > MAX_TOKEN_LENGTH or not crypto.has_kind(token, kind):
+        return None
+    return crypto.sha256_hex(token)
 
 
 def find_access_token(token: str) -> AccessToken | None:
@@ -17,9 +29,10 @@ def find_access_token(token: str) -> AccessToken | None:
     Every bearer request runs this: two fixed indexed reads (models.first_raw), no query
     building; `.client` loads on first use (no resource endpoint needs it).
     """
-    if not crypto.has_kind(token, crypto.ACCESS_TOKEN) or len(token) > 200:
+    digest = token_digest(token, crypto.ACCESS_TOKEN)
+    if digest is None:
         return None
-    row = first_raw(AccessToken, BEARER_LOOKUP_SQL, crypto.sha256_hex(token))
+    row = first_raw(AccessToken, BEARER_LOOKUP_SQL, digest)
     if row is None or not row.is_active(utcnow()):
         return None
     row.user = by_id(User, row.user_id)
@@ -40,7 +53,7 @@ def challenge(
         params.append(f'error_description="{description}"')
     if scope:
         params.append(f'scope="{scope}"')
-    params.append(f'resource_metadata="{issuer}/.well-known/oauth-protected-resource"')
+    params.append(f'resource_metadata="{issuer}{PRM_WELL_KNOWN}"')
     body = {"error": error or "invalid_token", "error_description": description}
     response = jsonify(body)
     response.status_code = status

@@ -13,7 +13,7 @@ import ipaddress
 from datetime import datetime, timedelta
 
 from models import ThrottleEvent, count_recent, db, utcnow
-from oauth.validation import normalize_username
+from oauth.rules.text import normalize_username
 
 WINDOW = timedelta(minutes=15)
 # Sign-in. The lock is per (username, address): a hard per-account lock would let anyone lock
@@ -30,6 +30,15 @@ CLIENT_AUTH_IP_LIMIT = 50
 # Device authorization requests (RFC 8628 §3.1) per address, successful or not: each one
 # stores a device code.
 DEVICE_AUTHORIZATION_IP_LIMIT = 60
+# Wrong user codes on the device page (RFC 8628 §5.1), per session and per address.
+WRONG_CODES_LIMIT = 10
+# Dynamic client registration (RFC 7591) attempts per address, per minute.
+REGISTRATION_IP_LIMIT = 20
+REGISTRATION_WINDOW = timedelta(minutes=1)
+# Client ID metadata document fetches per address, per minute: each one costs an outbound
+# request of up to 5 s.
+CIMD_FETCH_IP_LIMIT = 20
+CIMD_FETCH_WINDOW = timedelta(minutes=1)
 MAX_CLIENT_ID_IN_BUCKET = 255
 
 Bucket = tuple[str, int]
@@ -87,6 +96,26 @@ def client_auth_buckets(client_id: str | None, ip: str) -> list[Bucket]:
 def device_authorization_buckets(ip: str) -> list[Bucket]:
     """The bucket counting device authorization requests from the caller's address."""
     return [(f"device-authorization:ip:{address(ip)}", DEVICE_AUTHORIZATION_IP_LIMIT)]
+
+
+def device_code_entry_buckets(session_id: int, ip: str) -> list[Bucket]:
+    """Wrong device user codes count per server-side session and per address."""
+    return [
+        (f"device:session:{session_id}", WRONG_CODES_LIMIT),
+        (f"device:ip:{address(ip)}", WRONG_CODES_LIMIT),
+    ]
+
+
+def registration_buckets(ip: str) -> list[Bucket]:
+    """The bucket counting registration attempts from the caller's address (with
+    REGISTRATION_WINDOW)."""
+    return [(f"register:ip:{address(ip)}", REGISTRATION_IP_LIMIT)]
+
+
+def cimd_fetch_buckets(ip: str) -> list[Bucket]:
+    """The bucket counting metadata document fetches for the caller's address (with
+    CIMD_FETCH_WINDOW)."""
+    return [(f"cimd:ip:{address(ip)}", CIMD_FETCH_IP_LIMIT)]
 
 
 def _retry_after(bucket: str, limit: int, window: timedelta, now: datetime) -> int:

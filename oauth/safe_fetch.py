@@ -1,4 +1,4 @@
-"""Fetching client ID metadata documents without SSRF (CIMD §6; MCP 2025-11-25).
+"""Fetching a JSON document from a URL someone else chose, without SSRF (CIMD §6, MCP).
 
 https only, no redirects followed, 5 KB, 5 s for everything (DNS, connect, TLS, headers,
 body), JSON only. Every address the host resolves to must be public; we then connect to that
@@ -40,14 +40,15 @@ NOT_PUBLIC = tuple(
 # Every network failure (no address, a non-public address, refused, reset, TLS, timeout) gives
 # the caller this one answer: what differs would tell an attacker which ports are open.
 FETCH_FAILED = "Could not fetch the client metadata document."
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-class CIMDError(OAuthError):
+class FetchError(OAuthError):
     """The document could not be used; the description says why (shown, never redirected).
 
-    `host_wide`: the host could not be reached at all, so its other URLs would fail too.
+    Its wire code is invalid_client: the only caller, a client ID metadata document lookup,
+    cannot identify the client. `host_wide`: the host could not be reached at all, so its
+    other URLs would fail too.
     """
 
     def __init__(
@@ -61,27 +62,8 @@ class CIMDError(OAuthError):
         self.host_wide = host_wide
 
 
-def fetch_failed() -> CIMDError:
-    return CIMDError(FETCH_FAILED, host_wide=True)
-
-
-def client_id_url_problem(url: str) -> str | None:
-    """Why `url` cannot be a document client_id (CIMD §3), or None."""
-    if len(url) > 2048 or _CONTROL_OR_SPACE.search(url):
-        return "must be at most 2048 characters without spaces"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme != "https" or not parts.hostname:
-        return "must be an https URL with a host"
-    if "@" in parts.netloc or "#" in url or parts.query:
-        return "must not contain userinfo, a query or a fragment"
-    segments = parts.path.split("/")[1:]
-    if not parts.path or parts.path == "/" or any(s in (".", "..") for s in segments):
-        return "must have a path without . or .. segments"
-    return None
+def fetch_failed() -> FetchError:
+    return FetchError(FETCH_FAILED, host_wide=True)
 
 
 def is_public_address(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -211,41 +193,41 @@ def _get(url: str, allowlist: str, cafile: str | None, deadline: float, limit: i
 def _read(response: http.client.HTTPResponse, limit: int) -> tuple[bytes, str | None]:
     """Check status and type, then read at most `limit` bytes of the body."""
     if 300 <= response.status < 400:
-        raise CIMDError("The client_id URL redirects; redirects are not followed.")
+        raise FetchError("The URL redirects; redirects are not followed.")
     if response.status != 200:
-        raise CIMDError(f"The client_id URL answered HTTP {response.status}.")
+        raise FetchError(f"The URL answered HTTP {response.status}.")
     kind = (response.getheader("Content-Type") or "").partition(";")[0].strip().lower()
     if kind != "application/json" and not re.fullmatch(r"application/[\w.-]+\+json", kind):
-        raise CIMDError("The client metadata document must be served as application/json.")
+        raise FetchError("The document must be served as application/json.")
     length = response.getheader("Content-Length") or ""
     too_long = length.isdigit() and int(length) > limit
     body = b"" if too_long else response.read(limit + 1)
     if too_long or len(body) > limit:
-        raise CIMDError(f"The client metadata document is larger than {limit} bytes.")
+        raise FetchError(f"The document is larger than {limit} bytes.")
     return body, response.getheader("Cache-Control")
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
     global _executor
     if _executor is None:  # lazily, after gunicorn forked this worker
-        _executor = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="cimd")
+        _executor = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="safe-fetch")
     return _executor
 
 
-def fetch_document(
+def fetch_json(
     url: str,
     allowlist: str = "",
     cafile: str | None = None,
     timeout: float = TIMEOUT,
     limit: int = MAX_BYTES,
 ) -> tuple[dict[str, Any], int]:
-    """Fetch and parse a metadata document: (JSON object, seconds it may be cached).
+    """Fetch and parse a JSON document: (JSON object, seconds it may be cached).
 
-    `timeout` bounds everything (DNS, connect, TLS, headers, body); raises CIMDError.
+    `timeout` bounds everything (DNS, connect, TLS, headers, body); raises FetchError.
     """
-    problem = client_id_url_problem(url)
-    if problem:
-        raise CIMDError(f"The client_id URL {problem}.")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
+        raise FetchError("The URL must be https, with a host and no userinfo.")
     deadline = time.monotonic() + timeout
     future = _pool().submit(_get, url, allowlist, cafile, deadline, limit)
     try:
@@ -255,7 +237,7 @@ def fetch_document(
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise CIMDError("The client metadata document is not valid JSON.") from None
+        raise FetchError("The document is not valid JSON.") from None
     if not isinstance(document, dict):
-        raise CIMDError("The client metadata document must be a JSON object.")
+        raise FetchError("The document must be a JSON object.")
     return document, max_age(cache_control)

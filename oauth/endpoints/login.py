@@ -12,11 +12,11 @@ from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAr
 from wtforms.validators import DataRequired, Length
 
 from models import User, audit, db
-from oauth import throttle
 from oauth.manage import users as accounts
 from oauth.mock import provider as mock_provider
+from oauth.rules import throttle
 from oauth.session import client_ip, current_user, login_user, logout_user
-from oauth.validation import safe_next
+from oauth.urls import safe_next
 
 bp = Blueprint("login", __name__)
 

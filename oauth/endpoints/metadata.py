@@ -16,18 +16,35 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 
 from models import Resource
 from oauth import keys
-from oauth.authz_request import PROMPTS
+from oauth.constants import (
+    AS_WELL_KNOWN,
+    AUTH_METHODS,
+    AUTHORIZE_PATH,
+    CODE_CHALLENGE_METHODS,
+    CONFIDENTIAL_AUTH_METHODS,
+    DEVICE_AUTHORIZATION_PATH,
+    END_SESSION_PATH,
+    GRANT_TYPES,
+    INTROSPECTION_PATH,
+    JWKS_PATH,
+    OIDC_WELL_KNOWN,
+    PRM_WELL_KNOWN,
+    REGISTRATION_PATH,
+    RESPONSE_MODES,
+    RESPONSE_TYPES,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+)
 from oauth.errors import OAuthError, json_error
-from oauth.scopes import BUILTIN_API_SCOPES, is_builtin_api, known_scopes
+from oauth.rules.authorization_request import PROMPTS
+from oauth.rules.resource import is_builtin_api
+from oauth.rules.scope import BUILTIN_API_SCOPES, known_scopes
 
 bp = Blueprint("metadata", __name__)
 
-AS_WELL_KNOWN = "/.well-known/oauth-authorization-server"
-OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
-PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 CACHE_CONTROL = "public, max-age=300"
 CACHE_TTL = 30.0  # seconds a worker reuses the metadata body (scopes come from the database)
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CLAIMS = [
     *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"),
     *("name", "preferred_username", "updated_at", "email", "email_verified"),
@@ -38,36 +55,27 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
     """The authorization server metadata (RFC 8414 §2, OIDC Discovery §3), one dict for both."""
     doc: dict[str, Any] = {
         "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/oauth2/authorize",
-        "token_endpoint": f"{issuer}/oauth2/token",
-        "jwks_uri": f"{issuer}/oauth2/jwks",
-        "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
-        "revocation_endpoint": f"{issuer}/oauth2/revoke",
-        "introspection_endpoint": f"{issuer}/oauth2/introspect",
-        "device_authorization_endpoint": f"{issuer}/oauth2/device_authorization",
-        "end_session_endpoint": f"{issuer}/oauth2/logout",
+        "authorization_endpoint": issuer + AUTHORIZE_PATH,
+        "token_endpoint": issuer + TOKEN_PATH,
+        "jwks_uri": issuer + JWKS_PATH,
+        "userinfo_endpoint": issuer + USERINFO_PATH,
+        "revocation_endpoint": issuer + REVOCATION_PATH,
+        "introspection_endpoint": issuer + INTROSPECTION_PATH,
+        "device_authorization_endpoint": issuer + DEVICE_AUTHORIZATION_PATH,
+        "end_session_endpoint": issuer + END_SESSION_PATH,
     }
     if registration:
-        doc["registration_endpoint"] = f"{issuer}/oauth2/register"
+        doc["registration_endpoint"] = issuer + REGISTRATION_PATH
     doc.update(
         scopes_supported=sorted(scopes),
-        response_types_supported=["code"],
-        response_modes_supported=["query"],
-        grant_types_supported=[
-            "authorization_code",
-            "refresh_token",
-            "client_credentials",
-            DEVICE_GRANT,
-        ],
-        code_challenge_methods_supported=["S256"],
-        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
-        revocation_endpoint_auth_methods_supported=[
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
+        response_types_supported=list(RESPONSE_TYPES),
+        response_modes_supported=list(RESPONSE_MODES),
+        grant_types_supported=list(GRANT_TYPES),
+        code_challenge_methods_supported=list(CODE_CHALLENGE_METHODS),
+        token_endpoint_auth_methods_supported=list(AUTH_METHODS),
+        revocation_endpoint_auth_methods_supported=list(AUTH_METHODS),
         # Only confidential clients may introspect (DESIGN.md), so no "none" here.
-        introspection_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+        introspection_endpoint_auth_methods_supported=list(CONFIDENTIAL_AUTH_METHODS),
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=[keys.ALG],
         claims_supported=CLAIMS,
@@ -182,7 +190,7 @@ def protected_resource(path: str | None = None, prefix: str | None = None):
     return jsonify(doc)
 
 
-@bp.route("/oauth2/jwks", methods=["GET"])
+@bp.route(JWKS_PATH, methods=["GET"])
 def jwks():
     """The JWK Set (RFC 7517 §5): public signing keys only."""
     return Response(keys.jwks_body(), mimetype="application/json")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from oauth.bearer import challenge, find_access_token
-from oauth.session import bearer_token
+from oauth.constants import BUILTIN_API_PATH
+from oauth.params import bearer_token
+from oauth.rules.bearer import challenge, find_access_token
 
-bp = Blueprint("api", __name__, url_prefix="/api/v2")
+bp = Blueprint("api", __name__, url_prefix=BUILTIN_API_PATH)
 
 
 @bp.get("/users/me")

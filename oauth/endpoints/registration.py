@@ -1,9 +1,9 @@
 """Dynamic client registration (RFC 7591) and management (RFC 7592).
 
 Policy `REGISTRATION`: `open`, `admin` (an initial access token from
-`flask registration token` is required) or `off`. Registrations are rate-limited per IP in
-SQLite so the limit holds across workers. Secrets and registration access tokens are shown
-once and stored only as digests.
+`flask registration token` is required) or `off`. Registrations are rate-limited per address
+(rules/throttle.py), so the limit holds across workers. Secrets and registration access
+tokens are shown once and stored only as digests. The `registration token` CLI is here too.
 """
 
 from __future__ import annotations
@@ -16,31 +16,33 @@ import click
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from models import Client, ClientSecret, InitialAccessToken, audit, db, utcnow
-from oauth import crypto, throttle
-from oauth.claims import epoch
-from oauth.client_metadata import check_client_metadata, invalid, metadata_json
-from oauth.errors import OAuthError, json_error, no_store, too_many_requests
+from oauth import crypto
+from oauth.constants import CLIENT_CONFIGURATION_PATH
+from oauth.errors import (
+    AccessDenied,
+    InvalidClientMetadata,
+    InvalidToken,
+    TooManyRequests,
+    answer_oauth_errors_as_json,
+    no_store,
+)
 from oauth.manage import apps
-from oauth.session import bearer_token, client_ip
+from oauth.params import bearer_token
+from oauth.rules import throttle
+from oauth.rules.client_metadata import check_client_metadata, metadata_json
+from oauth.rules.id_token import epoch
+from oauth.session import client_ip
 
-bp = Blueprint("registration", __name__, url_prefix="/oauth2")
+bp = answer_oauth_errors_as_json(Blueprint("registration", __name__, url_prefix="/oauth2"))
 
-RATE_LIMIT = 20  # registrations per IP per window
-RATE_WINDOW = timedelta(minutes=1)
 INITIAL_TOKEN_TTL = 7 * 86400
 # Response members the server sets; a client's values for them are ignored (RFC 7591 §3.1).
 SERVER_MEMBERS = ("registration_access_token", "registration_client_uri", "client_id_issued_at")
 
 
-@bp.errorhandler(OAuthError)
-def _oauth_error(exc: OAuthError) -> Response:
-    return json_error(exc)
-
-
-def token_error(description: str) -> OAuthError:
-    """401 for a missing or wrong bearer token (RFC 6750 §3.1, RFC 7592 §2)."""
-    header = f'Bearer realm="gatehouse", error="invalid_token", error_description="{description}"'
-    return OAuthError("invalid_token", description, 401, {"WWW-Authenticate": header})
+def invalid(field: str, detail: str) -> InvalidClientMetadata:
+    """RFC 7591 §3.2.2 invalid_client_metadata, naming the field."""
+    return InvalidClientMetadata(f"{field} {detail}.")
 
 
 def client_information(
@@ -55,7 +57,9 @@ def client_information(
     info["client_id_issued_at"] = epoch(client.created_at)
     if token is not None:
         info["registration_access_token"] = token
-    info["registration_client_uri"] = f"{issuer}/oauth2/clients/{quote(client.client_id, '')}"
+    info["registration_client_uri"] = (
+        f"{issuer}{CLIENT_CONFIGURATION_PATH}/{quote(client.client_id, '')}"
+    )
     info.update(metadata_json(client))
     return info
 
@@ -72,16 +76,16 @@ def read_json() -> Any:
 
 def check_policy() -> None:
     if current_app.config["REGISTRATION"] == "off":
-        raise OAuthError("access_denied", "Dynamic client registration is turned off.", 403)
+        raise AccessDenied("Dynamic client registration is turned off.", 403)
 
 
 def check_rate_limit() -> None:
-    """At most RATE_LIMIT registration attempts per address per minute, counted in SQLite."""
-    buckets = [(f"register:ip:{throttle.address(client_ip())}", RATE_LIMIT)]
+    """Registration attempts per address per minute, counted in SQLite (rules/throttle.py)."""
+    buckets = throttle.registration_buckets(client_ip())
     try:
-        throttle.reserve(buckets, RATE_WINDOW)
+        throttle.reserve(buckets, throttle.REGISTRATION_WINDOW)
     except throttle.Throttled as exc:
-        raise too_many_requests("Too many registrations; retry later.", exc.retry_after) from None
+        raise TooManyRequests("Too many registrations; retry later.", exc.retry_after) from None
 
 
 def check_initial_access_token() -> InitialAccessToken | None:
@@ -90,10 +94,10 @@ def check_initial_access_token() -> InitialAccessToken | None:
         return None
     token = bearer_token()
     if token is None or not crypto.has_kind(token, crypto.INITIAL_ACCESS_TOKEN):
-        raise token_error("An initial access token is required to register.")
+        raise InvalidToken("An initial access token is required to register.")
     row = InitialAccessToken.get_or_none(token_hash=crypto.sha256_hex(token))
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise token_error("The initial access token is invalid, used or expired.")
+        raise InvalidToken("The initial access token is invalid, used or expired.")
     return row
 
 
@@ -110,7 +114,7 @@ def save_registration(
                 .execute()
             )
             if not claimed:
-                raise token_error("The initial access token is invalid, used or expired.")
+                raise InvalidToken("The initial access token is invalid, used or expired.")
         clean = {**clean, "registration_token_hash": token_hash}
         client, secret = apps.create_client(
             clean, "dcr", client_ip(), registration="dynamic", vetted=False
@@ -134,13 +138,13 @@ def registered_client(client_id: str) -> tuple[Client, str]:
     """The dynamically registered client a registration access token manages (RFC 7592 §2)."""
     token = bearer_token()
     if token is None or not crypto.has_kind(token, crypto.REGISTRATION_TOKEN):
-        raise token_error("A registration access token is required.")
+        raise InvalidToken("A registration access token is required.")
     client = Client.get_or_none(
         Client.registration_token_hash == crypto.sha256_hex(token),
         Client.registration == "dynamic",
     )
     if client is None or client.client_id != client_id:
-        raise token_error("The registration access token is not valid for this client.")
+        raise InvalidToken("The registration access token is not valid for this client.")
     return client, token
 
 

@@ -1,0 +1,23 @@
+"""Token introspection endpoint (RFC 7662 §2): for confidential clients (resource servers)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from oauth.errors import InvalidClient, answer_oauth_errors_as_json, no_store
+from oauth.params import form_param
+from oauth.rules.client_auth import authenticate_client
+from oauth.rules.introspection import introspect_token
+
+bp = answer_oauth_errors_as_json(Blueprint("introspection", __name__, url_prefix="/oauth2"))
+
+
+@bp.post("/introspect")
+def introspect():
+    """RFC 7662 §2: for confidential clients (resource servers) only."""
+    client, _ = authenticate_client(request.form, request.headers)
+    if client.is_public:
+        raise InvalidClient("Introspection is for confidential clients.")
+    token = form_param(request.form, "token", required=True)
+    form_param(request.form, "token_type_hint")
+    return no_store(jsonify(introspect_token(token, client)))
