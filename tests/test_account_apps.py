@@ -6,8 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from authz_support import approve, params, sign_in
-from conftest import make_client
 
 from models import (
     AccessToken,
@@ -22,6 +20,8 @@ from models import (
 )
 from oauth import accounts, crypto
 from oauth.bearer import find_access_token
+from tests.helpers.authorize import approve, params, sign_in
+from tests.helpers.common import make_client
 
 
 def grant_tokens(client, user, audience="http://127.0.0.1:8000", scope="openid profile", ago=0):

@@ -9,7 +9,7 @@ import pytest
 from app import create_app
 from models import AuditEvent, Client, ClientSecret, Resource, db
 from oauth import crypto
-from tests.conftest import login, make_client
+from tests.helpers.common import login, make_client
 
 FORM = {
     "name": "Web App",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import login
 
 from models import AuditEvent, User, db
+from tests.helpers.common import login
 
 ADMIN = ("root", "admin password 123")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import basic, make_client
-from token_helpers import ISSUER, tokens_for
 
 from models import AccessToken, Resource, db, utcnow
+from tests.helpers import ISSUER
+from tests.helpers.common import basic, make_client
+from tests.helpers.tokens import tokens_for
 
 METADATA = f'resource_metadata="{ISSUER}/.well-known/oauth-protected-resource"'
 

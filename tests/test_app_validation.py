@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from models import ClientSecret, db, utcnow
 from oauth import apps
-from tests.conftest import make_client
+from tests.helpers.common import make_client
 
 OK = {"name": "App", "redirect_uris": ["https://app.example.com/cb"]}
 

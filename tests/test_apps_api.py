@@ -19,7 +19,7 @@ from models import (
 )
 from oauth import crypto
 from oauth.bearer import find_access_token
-from tests.conftest import make_client
+from tests.helpers.common import make_client
 
 API = "/api/v2/oauth2-provider/apps"
 GOOD = {"name": "Inventory", "redirect_uris": ["https://inventory.example.com/callback"]}

@@ -6,11 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import login
 from test_admin_apps import FORM
 
 from models import AuditEvent, ClientSecret, Resource, User, audit, db, utcnow
 from oauth import admin_users, apps
+from tests.helpers.common import login
 
 
 @pytest.fixture

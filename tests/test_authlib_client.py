@@ -18,11 +18,11 @@ import httpx
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
-from conftest import LiveServer, free_port
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from live_helpers import serve
-from oauth_browser import authorize
+
+from tests.helpers.live import LiveServer, free_port, start_live_server
+from tests.helpers.oauth_browser import authorize
 
 pytestmark = pytest.mark.live
 
@@ -44,7 +44,7 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def gatehouse(tmp_path_factory) -> Iterator[Setup]:
-    server = serve(tmp_path_factory.mktemp("authlib"), workers=2)
+    server = start_live_server(tmp_path_factory.mktemp("authlib"), workers=2)
     try:
         server.flask("users", "create", USERNAME, "--password", PASSWORD, "--email", "a@x.test")
         base = ["clients", "create", "--redirect-uri", REDIRECT_URI, "--json"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from authz_support import CHALLENGE, ISSUER, REDIRECT, params, sign_in
-from conftest import make_client, query_of
 
 from models import Resource, db
 from oauth.authz_request import PROTOCOL_PARAMS
+from tests.helpers import ISSUER
+from tests.helpers.authorize import CHALLENGE, REDIRECT, params, sign_in
+from tests.helpers.common import make_client, query_of
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from authz_support import CHALLENGE, ISSUER, REDIRECT, params
-from conftest import make_client
 
 from models import db
 from oauth import authz_request as rules
 from oauth.authz_request import AuthorizationRequest, UnverifiedRequest
 from oauth.errors import OAuthError
+from tests.helpers import ISSUER
+from tests.helpers.authorize import CHALLENGE, REDIRECT, params
+from tests.helpers.common import make_client
 
 
 def lists(query: dict[str, str]) -> dict[str, list[str]]:

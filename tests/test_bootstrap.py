@@ -16,12 +16,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, login
 
 from app import DEFAULTS, create_app, load_or_create_secret, upgrade
 from models import AuditEvent, User, db
 from oauth import accounts
 from oauth.settings import loopback_bind_issuer
+from tests.helpers import ROOT
+from tests.helpers.common import login
 
 PASSWORD = re.compile(r"password: (\S+)")
 

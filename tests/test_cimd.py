@@ -425,8 +425,8 @@ def test_connects_to_the_vetted_address_not_a_second_lookup(doc_server, monkeypa
 
 
 def test_consent_page_shows_the_documents_host(cimd_app, doc_server, user):
-    from authz_support import sign_in
-    from conftest import pkce_pair
+    from tests.helpers.authorize import sign_in
+    from tests.helpers.common import pkce_pair
 
     client = cimd_app.test_client()
     sign_in(client)

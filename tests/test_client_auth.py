@@ -6,12 +6,12 @@ import base64
 from urllib.parse import quote_plus
 
 import pytest
-from conftest import basic, make_client
 from werkzeug.datastructures import MultiDict
 
 from models import ClientSecret, db
 from oauth.client_auth import parse_basic
 from oauth.errors import OAuthError
+from tests.helpers.common import basic, make_client
 
 CC = ["client_credentials"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import basic, make_client
 
 from models import AccessToken, Resource, TokenFamily, db
 from oauth import crypto
+from tests.helpers.common import basic, make_client
 
 MCP = "https://mcp.example.com/mcp"
 

@@ -8,7 +8,7 @@ import pytest
 
 from models import AuditEvent, Client, ClientSecret, Resource, db
 from oauth import crypto
-from tests.conftest import make_client
+from tests.helpers.common import make_client
 
 CB = "https://app.example.com/callback"
 

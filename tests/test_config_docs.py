@@ -8,10 +8,10 @@ import re
 import runpy
 
 import pytest
-from conftest import ROOT
 
 from models import PRAGMAS
 from oauth.settings import BY_NAME, DEFAULTS, SETTINGS, Setting
+from tests.helpers import ROOT
 
 # Settings read from the Flask config or the environment (`config["X"]`, `config.get("X")`,
 # `_seconds("X")` in oauth/tokens.py, `os.environ.get("GATEHOUSE_X")`).

@@ -6,9 +6,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from authz_support import (
+from itsdangerous import URLSafeTimedSerializer
+
+from models import AuthorizationCode, Consent, Resource, db
+from oauth import crypto
+from oauth.bearer import find_access_token
+from tests.helpers import ISSUER
+from tests.helpers.authorize import (
     CHALLENGE,
-    ISSUER,
     REDIRECT,
     VERIFIER,
     approve,
@@ -17,12 +22,7 @@ from authz_support import (
     pending_of,
     sign_in,
 )
-from conftest import make_client, query_of
-from itsdangerous import URLSafeTimedSerializer
-
-from models import AuthorizationCode, Consent, Resource, db
-from oauth import crypto
-from oauth.bearer import find_access_token
+from tests.helpers.common import make_client, query_of
 
 
 @pytest.fixture

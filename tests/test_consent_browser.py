@@ -6,18 +6,11 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from authz_support import CHALLENGE, REDIRECT
-from conftest import query_of
-from live_helpers import serve
+
+from tests.helpers.authorize import CHALLENGE, REDIRECT
+from tests.helpers.common import query_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-@pytest.fixture
-def live_server(tmp_path):
-    server = serve(tmp_path)
-    yield server
-    server.stop()
 
 
 def test_login_consent_and_revoke_in_a_browser(live_server, page):

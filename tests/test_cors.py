@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import basic
+from tests.helpers.common import basic
 
 CLIENT_ENDPOINTS = [
     "/oauth2/token",

@@ -17,24 +17,25 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 import pytest
-from conftest import pkce_pair
-from live_helpers import (
+
+from tests.helpers.common import pkce_pair
+from tests.helpers.live import (
     PASSWORD,
     REDIRECT_URI,
     add_user_and_client,
     kill_all,
     restart,
-    serve,
+    start_live_server,
     worker_pids,
 )
-from oauth_browser import drive_consent
+from tests.helpers.oauth_browser import drive_consent
 
 pytestmark = pytest.mark.live
 
 
 @pytest.fixture
 def server(tmp_path):
-    live = serve(tmp_path, workers=4)
+    live = start_live_server(tmp_path, workers=4)
     try:
         live.extra["client"] = add_user_and_client(
             live, "authorization_code", "refresh_token", "client_credentials"

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
-from test_device_flow import approve_over_http, serve_device
 
 from oauth.device_flow import DEVICE_GRANT
+from tests.helpers import ROOT
+from tests.helpers.device import approve_over_http, serve_device
 
 EXAMPLE = ROOT / "examples" / "device_login.py"
 USER_CODE = re.compile(r"enter the code: ([A-Z]{4}-[A-Z]{4})")
@@ -27,9 +27,8 @@ def load_example():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = serve_device(tmp_path_factory.mktemp("device-example"), workers=2)
-    yield live
-    live.stop()
+    with serve_device(tmp_path_factory.mktemp("device-example"), workers=2) as live:
+        yield live
 
 
 def run_example(server, decision: str) -> tuple[int, str, str]:

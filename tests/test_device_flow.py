@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, basic, login, make_client
-from live_helpers import serve
 
 from models import (
     AccessToken,
@@ -26,11 +22,12 @@ from models import (
 )
 from oauth import crypto
 from oauth.device_flow import DEVICE_GRANT
+from tests.helpers import ISSUER
+from tests.helpers.common import basic, login, make_client
+from tests.helpers.device import CSRF, approve_over_http, serve_device
 
-ISSUER = "http://127.0.0.1:8000"  # the test app's default issuer
 MCP = "https://mcp.example.com/mcp"
 USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @pytest.fixture
@@ -393,44 +390,10 @@ def test_csrf_protects_the_page_but_not_the_endpoint(config, tv, user):
 # -- a live server: concurrency across workers ----------------------------------------------
 
 
-def approve_over_http(base_url: str, user_code: str, decision: str = "allow") -> str:
-    """Sign alice in and decide on `user_code` the way a browser does (CSRF on); the outcome."""
-    with httpx.Client(base_url=base_url, timeout=30) as http:
-        token = CSRF.search(http.get("/login").text).group(1)
-        form = {"username": "alice", "password": "correct horse battery", "csrf_token": token}
-        assert http.post("/login", data=form).status_code == 302
-        token = CSRF.search(http.get("/oauth2/device", params={"user_code": user_code}).text)
-        confirm = http.post(
-            "/oauth2/device", data={"user_code": user_code, "csrf_token": token.group(1)}
-        )
-        token = CSRF.search(confirm.text).group(1)
-        form = {"user_code": user_code, "decision": decision, "csrf_token": token}
-        done = http.post("/oauth2/device", data=form)
-        return re.search(r'data-outcome="(\w+)"', done.text).group(1)
-
-
-def serve_device(tmp: Path, workers: int) -> LiveServer:
-    """A live server (CSRF on, as in production) with alice and a public device-flow client
-    that may refresh; its client_id is in `.extra["client_id"]`."""
-    live = serve(tmp, workers=workers)
-    try:
-        live.flask("users", "create", "alice", "--password", "correct horse battery")
-        created = live.flask(
-            "clients", "create", "--name", "Living Room TV", "--public",
-            "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token", "--json",
-        )  # fmt: skip
-    except BaseException:
-        live.stop()
-        raise
-    live.extra["client_id"] = json.loads(created)["client_id"]
-    return live
-
-
 @pytest.fixture
 def live_server(tmp_path):
-    server = serve_device(tmp_path, workers=4)
-    yield server
-    server.stop()
+    with serve_device(tmp_path, workers=4) as server:
+        yield server
 
 
 @pytest.mark.live

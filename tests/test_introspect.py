@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import basic, make_client
-from token_helpers import ISSUER, tokens_for
 
 from models import AccessToken, Resource, TokenFamily, db, utcnow
 from oauth.claims import epoch
+from tests.helpers import ISSUER
+from tests.helpers.common import basic, make_client
+from tests.helpers.tokens import tokens_for
 
 MCP = "https://mcp.example.com/mcp"
 

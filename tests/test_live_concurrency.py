@@ -6,19 +6,18 @@ however the requests interleave across processes exactly one wins.
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import pkce_pair
-from live_helpers import serve
-from oauth_browser import drive_consent
-from token_helpers import make_code
 
 from models import PRAGMAS, Client, TokenFamily, User, db
+from tests.helpers.common import pkce_pair
+from tests.helpers.live import add_user_and_client, running
+from tests.helpers.oauth_browser import drive_consent
+from tests.helpers.tokens import make_code
 
 pytestmark = pytest.mark.live
 
@@ -28,16 +27,9 @@ PASSWORD = "correct horse battery"
 
 def serve_with_alice(tmp, **env: str):
     """A live server with 4 workers, alice and a confidential client; stopped on exit."""
-    live = serve(tmp, workers=4, **env)
-    try:
-        live.flask("users", "create", "alice", "--password", PASSWORD, "--email", "a@example.com")
-        created = live.flask(
-            "clients", "create", "--name", "Live", "--redirect-uri", REDIRECT_URI, "--json"
-        )
-        live.extra["client"] = json.loads(created)
+    with running(tmp, workers=4, **env) as live:
+        live.extra["client"] = add_user_and_client(live, name="Live")
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from live_helpers import add_user_and_client, serve
+
+from tests.helpers.live import add_user_and_client, start_live_server
 
 pytestmark = pytest.mark.live
 
@@ -29,7 +30,7 @@ conn.execute("ROLLBACK")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = serve(tmp_path_factory.mktemp("lock"), workers=4)
+    live = start_live_server(tmp_path_factory.mktemp("lock"), workers=4)
     try:
         live.extra["client"] = add_user_and_client(live, "client_credentials")
         yield live

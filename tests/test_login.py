@@ -8,12 +8,12 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
-from conftest import login
 
 from app import create_app, upgrade
 from models import AuditEvent, ThrottleEvent, User, db, record_event, utcnow
 from oauth import accounts, throttle
 from oauth.session import login_url
+from tests.helpers.common import login
 
 ALICE = ("alice", "correct horse battery")
 COOKIE = "gatehouse_session"

@@ -9,9 +9,9 @@ import pytest
 
 from models import Client, UserSession, db
 from oauth import claims
-from tests.conftest import login, make_client, query_of
+from tests.helpers import ISSUER
+from tests.helpers.common import login, make_client, query_of
 
-ISSUER = "http://127.0.0.1:8000"
 BYE = "https://rp.example/bye"
 
 

@@ -13,11 +13,11 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import basic, make_client
-from live_helpers import serve
 
 from models import PersonalAccessToken, User, db
 from oauth import crypto
+from tests.helpers.common import basic, make_client
+from tests.helpers.live import start_live_server
 
 BIG = 1024 * 1024
 
@@ -217,7 +217,7 @@ def test_broken_authorization_headers(client, method, path, header):
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    server = serve(tmp_path_factory.mktemp("malformed"), workers=2)
+    server = start_live_server(tmp_path_factory.mktemp("malformed"), workers=2)
     yield server
     server.stop()
 

@@ -27,8 +27,6 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from conftest import ROOT, LiveServer, free_port, pkce_pair
-from live_helpers import serve
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -38,8 +36,12 @@ from mcp.shared.auth import (
     OAuthClientMetadata,
     OAuthToken,
 )
-from oauth_browser import drive_consent
 from test_cimd import self_signed
+
+from tests.helpers import ROOT
+from tests.helpers.common import pkce_pair
+from tests.helpers.live import LiveServer, free_port, start_live_server
+from tests.helpers.oauth_browser import drive_consent
 
 pytestmark = pytest.mark.live
 
@@ -86,7 +88,7 @@ def start_stack(tmp: Path, extras: bool = True, **env: str) -> Stack:
     """Gatehouse with alice, an introspection client and the MCP resource (with `extras`, also
     a public client and a second resource); then the example MCP server, which starts up while
     the remaining CLI calls run."""
-    gatehouse = serve(tmp, workers=2, **env)
+    gatehouse = start_live_server(tmp, workers=2, **env)
     port = free_port()
     mcp_url = f"http://127.0.0.1:{port}/mcp"
     other = f"http://127.0.0.1:{free_port()}/other-mcp"

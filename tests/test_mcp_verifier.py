@@ -13,8 +13,8 @@ import pytest
 
 from examples import gatehouse_verifier
 from examples.gatehouse_verifier import GatehouseVerifier, access_token_from
+from tests.helpers import ISSUER
 
-ISSUER = "http://127.0.0.1:8000"
 MCP_URL = "http://127.0.0.1:8001/mcp"
 
 

@@ -7,8 +7,8 @@ import pytest
 from app import create_app
 from models import Resource, db
 from oauth import metadata
+from tests.helpers import ISSUER
 
-ISSUER = "http://127.0.0.1:8000"
 AS_DOCS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 
 

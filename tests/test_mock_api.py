@@ -7,14 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from authz_support import REDIRECT, params, sign_in
-from conftest import basic, make_client, query_of
-from live_helpers import serve, worker_pids
 
 from models import AuditEvent, MockForcedError, User, db
 from oauth import accounts, keys
-
-ISSUER = "http://127.0.0.1:8000"
+from tests.helpers import ISSUER
+from tests.helpers.authorize import REDIRECT, params, sign_in
+from tests.helpers.common import basic, make_client, query_of
+from tests.helpers.live import start_live_server, worker_pids
 
 
 @pytest.fixture
@@ -368,7 +367,7 @@ def test_mint_refuses_a_bad_username(api, resource_server):
 
 
 def test_forced_errors_are_taken_exactly_once_across_two_workers(tmp_path):
-    server = serve(tmp_path, workers=2, threads=4, GATEHOUSE_MOCK="1")
+    server = start_live_server(tmp_path, workers=2, threads=4, GATEHOUSE_MOCK="1")
     try:
         queued = 6
         for i in range(queued):

@@ -7,13 +7,13 @@ import json
 import re
 
 import pytest
-from authz_support import REDIRECT, VERIFIER, code_of, params
-from conftest import basic, make_client, query_of
 
 from app import DEFAULTS, create_app
 from models import AuditEvent, Client, User, db
 from oauth import accounts, keys
 from oauth.settings import check_config
+from tests.helpers.authorize import REDIRECT, VERIFIER, code_of, params
+from tests.helpers.common import basic, make_client, query_of
 
 MOCK_OFF = {"MOCK": False}
 MOCK_ON = {"MOCK": True}

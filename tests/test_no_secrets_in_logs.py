@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import pkce_pair
-from live_helpers import REDIRECT_URI, serve
-from oauth_browser import drive_consent, forms_of
+
+from tests.helpers.common import pkce_pair
+from tests.helpers.live import REDIRECT_URI, start_live_server
+from tests.helpers.oauth_browser import drive_consent, forms_of
 
 pytestmark = pytest.mark.live
 
@@ -38,7 +39,7 @@ class Seen:
 
 @pytest.fixture
 def server(tmp_path):
-    live = serve(tmp_path, workers=2)
+    live = start_live_server(tmp_path, workers=2)
     yield live
     live.stop()
 

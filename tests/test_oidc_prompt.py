@@ -6,11 +6,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from authz_support import ISSUER, approve, code_of, params, sign_in
-from conftest import make_client, query_of
 
 from models import AuthorizationCode, UserSession, db, utcnow
 from oauth import crypto
+from tests.helpers import ISSUER
+from tests.helpers.authorize import approve, code_of, params, sign_in
+from tests.helpers.common import make_client, query_of
 
 
 @pytest.fixture

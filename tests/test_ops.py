@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import basic, login, make_client
-from live_helpers import restart, serve, worker_pids
 from prometheus_client.mmap_dict import MmapedDict
 
 from app import HTML_PREFIXES, JSON_PREFIXES, create_app
 from oauth.ops import metrics
+from tests.helpers.common import basic, login, make_client
+from tests.helpers.live import restart, start_live_server, worker_pids
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
@@ -123,7 +123,7 @@ def test_metrics_admit_an_admin_personal_token(client, admin, runner):
 
 @pytest.fixture
 def live_server(tmp_path):
-    server = serve(tmp_path, workers=2)
+    server = start_live_server(tmp_path, workers=2)
     yield server
     server.stop()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from token_helpers import make_code, redeem
 
 from oauth import pkce
+from tests.helpers.tokens import make_code, redeem
 
 # RFC 7636 Appendix B.
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"

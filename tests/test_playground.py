@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, login
+from tests.helpers import ISSUER, ROOT
+from tests.helpers.common import login
 
-ISSUER = "http://127.0.0.1:8000"
 STEP_IDS = (
     *("401", "prm", "asm", "register", "pkce", "authorize", "callback", "token", "inspect"),
     *("api", "refresh", "reuse", "revoke", "cc-register", "cc-token", "cc-introspect"),

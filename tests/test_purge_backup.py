@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from conftest import make_client
 
 from models import (
     AccessToken,
@@ -27,6 +26,7 @@ from models import (
     utcnow,
 )
 from oauth import crypto, maintenance
+from tests.helpers.common import make_client
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import make_client
-from token_helpers import ISSUER, refresh, tokens_for
 
 from models import AccessToken, ClientSecret, RefreshToken, Resource, TokenFamily, db, utcnow
 from oauth import crypto, keys
+from tests.helpers import ISSUER
+from tests.helpers.common import make_client
+from tests.helpers.tokens import refresh, tokens_for
 
 MCP = "https://mcp.example.com/mcp"
 

@@ -20,9 +20,9 @@ from models import (
     utcnow,
 )
 from oauth import crypto, registration
-from tests.conftest import make_client
+from tests.helpers import ISSUER
+from tests.helpers.common import make_client
 
-ISSUER = "http://127.0.0.1:8000"
 REDIRECT = "http://127.0.0.1:9999/callback"
 MCP_SDK_BODY = {
     "response_types": ["code"],

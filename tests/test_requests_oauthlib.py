@@ -13,10 +13,11 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
-from conftest import LiveServer, basic, free_port
-from live_helpers import serve
-from oauth_browser import authorize
 from requests_oauthlib import OAuth2Session
+
+from tests.helpers.common import basic
+from tests.helpers.live import LiveServer, free_port, start_live_server
+from tests.helpers.oauth_browser import authorize
 
 pytestmark = pytest.mark.live
 
@@ -35,7 +36,7 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def gatehouse(tmp_path_factory) -> Iterator[Setup]:
-    server = serve(tmp_path_factory.mktemp("requests_oauthlib"), workers=2)
+    server = start_live_server(tmp_path_factory.mktemp("requests_oauthlib"), workers=2)
     try:
         server.flask("users", "create", USERNAME, "--password", PASSWORD)
         registered = json.loads(

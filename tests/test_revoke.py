@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import basic, make_client
-from token_helpers import auth, refresh, tokens_for
 
 from models import AccessToken, RefreshToken, TokenFamily, db
+from tests.helpers.common import basic, make_client
+from tests.helpers.tokens import auth, refresh, tokens_for
 
 
 def revoke(http, c, s, token, **extra):

@@ -14,13 +14,14 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import schemathesis
-from conftest import ROOT, pkce_pair
 from hypothesis import HealthCheck, given, settings
-from live_helpers import PASSWORD, REDIRECT_URI, add_user_and_client, serve
-from oauth_browser import drive_consent
 from schemathesis import GenerationMode, checks
 
 from oauth import openapi
+from tests.helpers import ROOT
+from tests.helpers.common import pkce_pair
+from tests.helpers.live import PASSWORD, REDIRECT_URI, add_user_and_client, start_live_server
+from tests.helpers.oauth_browser import drive_consent
 
 pytestmark = pytest.mark.live
 # Cases per operation, valid and invalid mixed; `make soak` may raise it for a deeper run.
@@ -54,7 +55,7 @@ def no_internals(ctx, response, case) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = serve(tmp_path_factory.mktemp("schemathesis"), workers=2)
+    live = start_live_server(tmp_path_factory.mktemp("schemathesis"), workers=2)
     try:
         client = add_user_and_client(
             live, "authorization_code", "refresh_token", "client_credentials"

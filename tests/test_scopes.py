@@ -5,6 +5,7 @@ import pytest
 from models import Resource, db
 from oauth.errors import OAuthError
 from oauth.scopes import check_resource, select_scopes
+from tests.helpers import ISSUER
 
 KNOWN = {"openid", "profile", "email", "offline_access", "mcp"}
 
@@ -30,9 +31,6 @@ def test_select_scopes_refuses(requested, allowed):
     with pytest.raises(OAuthError) as exc:
         select_scopes(requested, KNOWN, allowed)
     assert exc.value.error == "invalid_scope"
-
-
-ISSUER = "http://127.0.0.1:8000"
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import ROOT, free_port
-from live_helpers import serve
-from oauth_browser import authorize
 
 from oauth import pkce
+from tests.helpers import ROOT
+from tests.helpers.live import free_port, start_live_server
+from tests.helpers.oauth_browser import authorize
 
 pytestmark = pytest.mark.live
 
@@ -26,7 +26,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # A 1 s reuse grace keeps the script's wait before proving family revocation short.
-    live = serve(tmp_path_factory.mktemp("scripts"), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="1")
+    live = start_live_server(
+        tmp_path_factory.mktemp("scripts"), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="1"
+    )
     try:
         live.flask("users", "create", "alice", "--password", PASSWORD)
         yield live
@@ -116,7 +118,7 @@ def test_end_to_end_script_fails_loudly(server, spoil, message):
 
 def test_end_to_end_script_fails_on_a_late_step(tmp_path):
     """A server that never revokes on reuse fails step 11 of 12: the exit status says so."""
-    lax = serve(tmp_path, workers=2, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="3600")
+    lax = start_live_server(tmp_path, workers=2, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="3600")
     try:
         lax.flask("users", "create", "alice", "--password", PASSWORD)
         app = setup_app(lax.env)

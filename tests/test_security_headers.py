@@ -6,9 +6,9 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import login
 
 from models import User, db
+from tests.helpers.common import login
 
 REQUIRED_CSP = ("frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'")
 # Attributes that make a browser fetch something (a plain <a href> is a link, not a load).

@@ -19,9 +19,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from conftest import pkce_pair
-from live_helpers import PASSWORD, REDIRECT_URI, add_user_and_client, serve
-from oauth_browser import drive_consent
+
+from tests.helpers.common import pkce_pair
+from tests.helpers.live import PASSWORD, REDIRECT_URI, add_user_and_client, start_live_server
+from tests.helpers.oauth_browser import drive_consent
 
 pytestmark = pytest.mark.live
 THREADS = 64
@@ -170,7 +171,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_soak(tmp_path, seconds: float) -> Soak:
-    server = serve(tmp_path, workers=4)
+    server = start_live_server(tmp_path, workers=4)
     try:
         server.extra["client"] = add_user_and_client(
             server, "authorization_code", "refresh_token", "client_credentials"

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import make_client, pkce_pair
-from live_helpers import serve
-from token_helpers import ISSUER, REDIRECT_URI, make_code, redeem
 
 from models import AccessToken, AuthorizationCode, RefreshToken, Resource, TokenFamily, db
 from oauth import crypto, keys
+from tests.helpers import ISSUER
+from tests.helpers.common import make_client, pkce_pair
+from tests.helpers.live import start_live_server
+from tests.helpers.tokens import REDIRECT_URI, make_code, redeem
 
 MCP = "https://mcp.example.com/mcp"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -222,7 +223,7 @@ ENDPOINT_CASES = [
 )
 def test_endpoint_errors(client, oauth_client, form, status, error):
     app_client, secret = oauth_client
-    from conftest import basic
+    from tests.helpers.common import basic
 
     response = client.post("/oauth2/token", data=form, headers=basic(app_client.client_id, secret))
     assert response.status_code == status
@@ -252,7 +253,7 @@ def test_body_over_64k_is_413_json(client, oauth_client):
 @pytest.mark.live
 def test_chunked_body_over_64k_is_413_json(tmp_path):
     """Without Content-Length, Werkzeug would cut the body at the limit and parse the rest."""
-    server = serve(tmp_path, workers=1)
+    server = start_live_server(tmp_path, workers=1)
     try:
         url = server.url + "/oauth2/token"
         big = b"grant_type=password&pad=" + b"x" * (65 * 1024)

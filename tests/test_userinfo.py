@@ -8,8 +8,7 @@ import pytest
 
 from models import AccessToken, TokenFamily, db, utcnow
 from oauth import crypto
-
-ISSUER = "http://127.0.0.1:8000"
+from tests.helpers import ISSUER
 
 
 def mint(client_row, user, scope: str, audience: str = ISSUER, expires_in: int = 600) -> str:

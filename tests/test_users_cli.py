@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import login
 
 from models import AuditEvent, PersonalAccessToken, User, UserSession, db
 from oauth import crypto
+from tests.helpers.common import login
 
 
 def run(runner, *args, input=None):

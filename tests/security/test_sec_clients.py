@@ -10,12 +10,12 @@ import re
 import sqlite3
 
 import pytest
-from authz_support import params, sign_in
-from conftest import login, make_client
 
 from app import MIGRATIONS, create_app, upgrade
 from models import AuditEvent, Client, PersonalAccessToken, apply_migrations, db, parse_migrations
 from oauth import crypto
+from tests.helpers.authorize import params, sign_in
+from tests.helpers.common import login, make_client
 
 API = "/api/v2/oauth2-provider/apps"
 APP = {"name": "Inventory", "redirect_uris": ["https://inventory.example.com/cb"]}

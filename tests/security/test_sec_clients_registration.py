@@ -11,13 +11,13 @@ import socket
 from datetime import timedelta
 
 import pytest
-from authz_support import params
-from conftest import make_client
 from test_cimd import doc_server  # noqa: F401 - the local HTTPS document server fixture
 
 from app import create_app, upgrade
 from models import AccessToken, Client, TokenFamily, db, utcnow
 from oauth import cimd, cimd_fetch, crypto, maintenance
+from tests.helpers.authorize import params
+from tests.helpers.common import make_client
 
 
 @pytest.fixture

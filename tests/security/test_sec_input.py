@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from authz_support import REDIRECT, params
-from conftest import make_client, query_of
 
 from models import Client, Resource, User, db
 from oauth import accounts, apps, resources
@@ -14,6 +12,8 @@ from oauth.client_metadata import check_client_metadata
 from oauth.device_flow import DEVICE_GRANT
 from oauth.errors import OAuthError
 from oauth.validation import MAX_SCOPE_BYTES, MAX_SCOPES, parse_scope, text_problem
+from tests.helpers.authorize import REDIRECT, params
+from tests.helpers.common import make_client, query_of
 
 # -- scope ---------------------------------------------------------------------------------
 

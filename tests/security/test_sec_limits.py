@@ -6,13 +6,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from authz_support import params, sign_in
-from conftest import basic, login, make_client
 
 from models import db, record_event
 from oauth import device_flow, throttle
 from oauth.device import WRONG_CODES_LIMIT
 from oauth.device_flow import DEVICE_GRANT
+from tests.helpers.authorize import params, sign_in
+from tests.helpers.common import basic, login, make_client
 
 ALICE = ("alice", "correct horse battery")
 ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}

@@ -5,13 +5,14 @@ control API and forced-error hook exist only in mock mode."""
 from __future__ import annotations
 
 import pytest
-from conftest import basic, make_client, start_live_server
 from test_sec_settings import GUNICORN, run
 
 from app import create_app, upgrade
 from models import MockForcedError, db, utcnow
 from oauth import accounts, mock_forced
 from oauth.settings import SettingsError
+from tests.helpers.common import basic, make_client
+from tests.helpers.live import start_live_server
 
 REBIND = "rebind.attacker.example"
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from conftest import basic, pkce_pair
-
 from models import AuthorizationCode, Client, User, db, utcnow
 from oauth import crypto
+from tests.helpers import ISSUER
+from tests.helpers.common import basic, pkce_pair
 
 REDIRECT_URI = "http://127.0.0.1:9999/callback"
-ISSUER = "http://127.0.0.1:8000"  # the default issuer of the test app
 
 
 def make_code(

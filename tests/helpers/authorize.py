@@ -6,12 +6,10 @@ import re
 from datetime import timedelta
 from html import unescape
 
-from conftest import login, query_of
-
 from models import User, UserSession, db, utcnow
 from oauth import crypto, pkce
+from tests.helpers.common import login, query_of
 
-ISSUER = "http://127.0.0.1:8000"  # the default issuer of the test config
 REDIRECT = "http://127.0.0.1:9999/callback"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636 Appendix B
 CHALLENGE = pkce.s256(VERIFIER)
