@@ -1,8 +1,8 @@
 """The official MCP Python SDK client against examples/mcp_server.py, protected by a live Gatehouse.
 
 Each test signs a user in through the SDK's `OAuthClientProvider`; the browser part is played
-by tests/oauth_browser.py with its own httpx client (the provider holds a lock during the flow,
-so the user agent must never go through the authed client).
+by tests/helpers/oauth_browser.py with its own httpx client (the provider holds a lock during
+the flow, so the user agent must never go through the authed client).
 """
 
 from __future__ import annotations

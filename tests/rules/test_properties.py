@@ -1,4 +1,4 @@
-"""Hypothesis properties for the validators tests/test_validation.py does not cover:
+"""Hypothesis properties for the validators tests/rules/test_validation.py does not cover:
 PKCE challenge and verifier, HTTP Basic client credentials, and the address classifier and
 URL rules that guard client metadata document fetches (SSRF)."""
 
