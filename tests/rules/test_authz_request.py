@@ -142,15 +142,6 @@ def test_rules(rule, query, expected):
         assert rule(query) == expected
 
 
-def test_check_resource(app):
-    with db.connection_context():
-        assert rules.check_resource({}, ISSUER) == (None, ISSUER)
-        assert rules.check_resource({"resource": [ISSUER + "/"]}, ISSUER) == (ISSUER + "/", ISSUER)
-        with pytest.raises(OAuthError) as exc:
-            rules.check_resource({"resource": [ISSUER, ISSUER]}, ISSUER)
-        assert exc.value.error == "invalid_target"
-
-
 NOW = datetime(2030, 1, 1, 12, 0, 0)
 
 

@@ -1,5 +1,6 @@
-"""oauth/validation.py: redirect URI registration and matching, resources, https URLs, canonical
-URIs. Tables for each rule, Hypothesis for the properties that must hold for any input."""
+"""oauth/validation.py: redirect URI registration and matching, https URLs (resources and
+canonical URIs: test_resource.py). Tables for each rule, Hypothesis for the properties that must
+hold for any input."""
 
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ from hypothesis import strategies as st
 from oauth.validation import (
     FORBIDDEN_SCHEMES,
     MAX_REDIRECT_URI_BYTES,
-    canonical_uri,
     find_redirect_uri,
     https_url_problem,
     redirect_uri_matches,
     redirect_uri_problem,
-    resource_problem,
 )
 
 CONTROL_OR_SPACE = "".join(chr(c) for c in range(0x21)) + "\x7f"
@@ -220,43 +219,7 @@ def test_matching_never_raises_and_is_exact_off_loopback(registered, presented):
         assert result is (registered == presented)
 
 
-# -- resources, https URLs, canonical URIs -------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "uri",
-    [
-        "https://api.example.com",
-        "https://api.example.com/mcp",
-        "https://api.example.com/mcp?v=1",
-        "http://localhost:8080/mcp",
-        "HTTPS://API.EXAMPLE.COM/mcp",
-        "urn:example:resource",
-    ],
-)
-def test_resource_accepted(uri):
-    assert resource_problem(uri) is None
-
-
-@pytest.mark.parametrize(
-    "uri, why",
-    [
-        ("", "absolute URI"),
-        ("/mcp", "absolute URI"),
-        ("//api.example.com/mcp", "absolute URI"),
-        ("https://api.example.com/mcp#section", "fragment"),
-        ("https://", "host"),
-        ("https:///mcp", "host"),
-        (" https://api.example.com", "spaces"),
-        ("https://api .example.com", "spaces"),
-        ("https://api.example.com/\x00", "spaces"),
-        ("https://a.example/" + "x" * MAX_REDIRECT_URI_BYTES, "absolute URI"),
-        ("http://[::1/mcp", "valid"),
-    ],
-)
-def test_resource_rejected(uri, why):
-    problem = resource_problem(uri)
-    assert problem is not None and why in problem
+# -- https URLs (resources and canonical URIs: test_resource.py) ---------------------------
 
 
 @pytest.mark.parametrize(
@@ -292,40 +255,3 @@ def test_https_url_rejected(url):
 def test_https_urls_are_https(text):
     if https_url_problem(text) is None:
         assert text.lower().startswith("https://")
-
-
-@pytest.mark.parametrize(
-    "uri, canonical",
-    [
-        ("HTTPS://API.Example.COM/MCP", "https://api.example.com/MCP"),
-        ("https://api.example.com:443/mcp", "https://api.example.com/mcp"),
-        ("http://api.example.com:80/", "http://api.example.com/"),
-        ("http://api.example.com:8080/x", "http://api.example.com:8080/x"),
-        ("https://api.example.com:80/x", "https://api.example.com:80/x"),
-        ("https://api.example.com:4430/x", "https://api.example.com:4430/x"),
-        ("https://api.example.com/p?Q=A", "https://api.example.com/p?Q=A"),
-        ("URN:Example:Thing", "urn:Example:Thing"),
-        ("https://api.example.com", "https://api.example.com"),
-    ],
-)
-def test_canonical_uri(uri, canonical):
-    assert canonical_uri(uri) == canonical
-
-
-resource_uris = st.builds(
-    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
-    st.sampled_from(["http", "https", "HTTP", "Https"]),
-    st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,10}(\.[A-Za-z]{2,5}){0,2}", fullmatch=True),
-    st.sampled_from(["", ":80", ":443", ":8080"]),
-    st.from_regex(r"(/[A-Za-z0-9._~-]{0,8}){0,3}", fullmatch=True),
-)
-
-
-@given(resource_uris)
-def test_canonical_uri_is_idempotent_and_ignores_case_of_scheme_and_host(uri):
-    once = canonical_uri(uri)
-    assert canonical_uri(once) == once
-    assert resource_problem(once) is None
-    scheme, _, rest = uri.partition("://")
-    host, slash, path = rest.partition("/")
-    assert canonical_uri(f"{scheme.upper()}://{host.upper()}{slash}{path}") == once
