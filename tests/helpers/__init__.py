@@ -4,6 +4,7 @@
 - authorize.py     the authorization endpoint: requests, consent, codes
 - tokens.py        the token endpoint: codes made directly, redemption, refresh
 - live.py          Gatehouse under gunicorn on a free loopback port (the one live-server starter)
+- device.py        the device flow against a live server: a seeded server, a person's approval
 - oauth_browser.py a headless user agent that signs in and approves over plain HTTP
 """
 
