@@ -1,7 +1,7 @@
 """Every GATEHOUSE_* setting, read once at start by one strict, typed reader.
 
 `SETTINGS` is the table (name, type, default, range or choices, one line of help); the README's
-configuration table repeats it and tests/test_config_docs.py keeps the two identical.
+configuration table repeats it and tests/ops/test_config_docs.py keeps the two identical.
 `load_config(environ, overrides)` returns the typed config dict or raises SettingsError naming
 one variable; `config_or_exit()` turns that into one line on stderr and exit status 2, for
 gunicorn.conf.py and for create_app() under `flask` and gunicorn. No Flask here.

@@ -1,38 +1,30 @@
-"""Shared fixtures: a fresh app and database per test, data rows, a live gunicorn, a browser."""
+"""Shared fixtures: a fresh app and database per test, data rows, a live gunicorn, a browser.
+
+Fixtures only; the helpers they and the tests use are in tests/helpers/."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
 from app import create_app
-from models import Client, ClientSecret, db
-from oauth import crypto
+from models import Client, db
 from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
+from tests.helpers import ROOT
+from tests.helpers.common import make_client
+from tests.helpers.live import LiveServer, running
 
 # CI machines are small and busy: a property test is judged by its examples, not by how fast
 # a loaded machine generates them.
 settings.register_profile("gatehouse", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("gatehouse")
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -94,39 +86,6 @@ def admin(app):
         return accounts.create_user("root", password="admin password 123", is_admin=True)
 
 
-def make_client(
-    name: str = "Test App",
-    redirect_uris: list[str] | None = None,
-    public: bool = False,
-    auth_method: str = "client_secret_basic",
-    grant_types: list[str] | None = None,
-    scope: str = "",
-    registration: str = "admin",
-    vetted: bool | None = None,
-) -> tuple[Client, str | None]:
-    """Create a client row (and a secret for confidential clients): (client, secret).
-
-    `vetted` defaults to whether an admin registered it, as the real write paths decide.
-    """
-    with db.connection_context():
-        client = Client.create(
-            client_id=crypto.new_client_id(),
-            name=name,
-            client_type="public" if public else "confidential",
-            token_endpoint_auth_method="none" if public else auth_method,
-            redirect_uris=redirect_uris or ["http://127.0.0.1:9999/callback"],
-            grant_types=grant_types or ["authorization_code", "refresh_token"],
-            scope=scope,
-            registration=registration,
-            vetted=registration == "admin" if vetted is None else vetted,
-        )
-        if public:
-            return client, None
-        value, prefix, digest = crypto.new_client_secret()
-        ClientSecret.create(client=client, prefix=prefix, secret_hash=digest, last6=value[-6:])
-        return client, value
-
-
 @pytest.fixture
 def oauth_client(app) -> tuple[Client, str]:
     """A confidential client_secret_basic client: (client, secret)."""
@@ -138,125 +97,11 @@ def public_client(app) -> Client:
     return make_client(name="Public App", public=True)[0]
 
 
-def login(client, username: str = "alice", password: str = "correct horse battery"):
-    """Sign in through the real /login form (CSRF disabled in the default test config)."""
-    return client.post("/login", data={"username": username, "password": password})
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge)."""
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def query_of(location: str) -> dict[str, str]:
-    """The single-valued query parameters of a redirect Location."""
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    raw = f"{client_id}:{secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-# -- live server ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class LiveServer:
-    """A gunicorn process serving Gatehouse on 127.0.0.1 with its own database."""
-
-    url: str
-    database: str
-    env: dict[str, str]
-    process: subprocess.Popen
-    log_path: Path
-    log_file: IO[str] | None = None
-    extra: dict = field(default_factory=dict)
-
-    def flask(self, *args: str, input: str | None = None) -> str:
-        """Run `flask --app app ARGS` against this server's database; return stdout."""
-        out = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=self.env,
-            input=input,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.log_file is not None and not self.log_file.closed:
-            self.log_file.close()
-
-
-def start_live_server(
-    tmp: Path, workers: int = 4, threads: int = 1, **env_extra: str
-) -> LiveServer:
-    """Migrate a fresh database and start gunicorn on a free loopback port; wait until ready."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    database = str(tmp / "live.sqlite3")
-    env = {
-        **os.environ,
-        "GATEHOUSE_ISSUER": url,
-        "GATEHOUSE_BIND": f"127.0.0.1:{port}",
-        "GATEHOUSE_DATABASE": database,
-        "GATEHOUSE_SECRET_KEY": secrets.token_hex(16),
-        "GATEHOUSE_WORKERS": str(workers),
-        "GATEHOUSE_THREADS": str(threads),
-        **env_extra,
-    }
-    upgrade(database)
-    log_path = tmp / "gunicorn.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed by LiveServer.stop()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = LiveServer(url, database, env, process, log_path, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            server.stop()
-            raise RuntimeError("gunicorn exited:\n" + server.log())
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("gunicorn did not start:\n" + server.log())
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """Gatehouse under gunicorn with 4 workers, fresh database, torn down after the test."""
-    server = start_live_server(tmp_path)
-    yield server
-    server.stop()
+    with running(tmp_path) as server:
+        yield server
 
 
 # -- browser -------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def auto_consent() -> bool:
 
 def claims_problem(value: Any) -> str | None:
     """Why `value` cannot be a user's extra claims, or None: a small JSON object, no
-    registered names (`sub`, `iss`, `aud`, ... : oauth.claims.PROTECTED_CLAIMS)."""
+    registered names (`sub`, `iss`, `aud`, ... : oauth.rules.id_token.PROTECTED_CLAIMS)."""
     if not isinstance(value, Mapping):
         return "must be a JSON object"
     taken = sorted(name for name in value if name in claims.PROTECTED_CLAIMS)

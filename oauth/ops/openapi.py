@@ -6,8 +6,8 @@ what it accepts or answers, change it there. Two things are decided at run time:
 only in mock mode, the only mode in which their routes exist.
 
 Served at /openapi.json and rendered as the reference page /api/docs (oauth/ops/api_docs.py).
-Schemathesis checks the running server against it (tests/test_schemathesis.py), so every
-status an operation can answer is listed, with the shape of its body; tests/test_ops.py checks
+Schemathesis checks the running server against it (tests/interop/test_schemathesis.py), so every
+status an operation can answer is listed, with the shape of its body; tests/ops/test_ops.py checks
 that it describes every JSON route and nothing more.
 """
 

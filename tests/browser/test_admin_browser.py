@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import pytest
 
-from tests.conftest import start_live_server
+from tests.helpers.live import running
 
 PASSWORD = "admin password 123"
 SECRET = re.compile(r"^gcs_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
@@ -16,13 +15,8 @@ NOTICE = "Copy it now, it will not be shown again"
 
 @pytest.fixture
 def server(tmp_path):
-    with warnings.catch_warnings():
-        # start_live_server drops its log file object unclosed; under filterwarnings=error
-        # that ResourceWarning would fail this test (reported to the lead).
-        warnings.simplefilter("ignore", ResourceWarning)
-        server = start_live_server(tmp_path, workers=2)
-    yield server
-    server.stop()
+    with running(tmp_path, workers=2) as server:
+        yield server
 
 
 @pytest.mark.browser

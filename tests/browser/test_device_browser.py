@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from test_device_flow import serve_device
 
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
+from tests.helpers.device import serve_device
 
 PASSWORD = "correct horse battery"
 # The form's <input type=submit> wears the same style as every <button>, not Chromium's grey.
@@ -20,9 +20,8 @@ LOOKS_LIKE_A_BUTTON = """submit => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = serve_device(tmp_path_factory.mktemp("device-browser"), workers=2)
-    yield live
-    live.stop()
+    with serve_device(tmp_path_factory.mktemp("device-browser"), workers=2) as live:
+        yield live
 
 
 def device_start(server) -> dict:

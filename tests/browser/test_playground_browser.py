@@ -13,7 +13,8 @@ import re
 
 import pytest
 import test_device_browser as device_browser
-from live_helpers import serve
+
+from tests.helpers.live import start_live_server
 
 PASSWORD = "correct horse battery"
 ACCESS_TOKEN = re.compile(r"gat_[A-Za-z0-9_-]{20,}")
@@ -25,7 +26,7 @@ sign_in = device_browser.sign_in
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # No reuse grace: replaying a rotated refresh token at once revokes the family (step 12).
-    live = serve(
+    live = start_live_server(
         tmp_path_factory.mktemp("playground"), workers=2, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="0"
     )
     # An administrator: the page creates its resource server and machine client (which must

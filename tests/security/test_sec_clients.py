@@ -10,13 +10,13 @@ import re
 import sqlite3
 
 import pytest
-from authz_support import params, sign_in
-from conftest import login, make_client
 
 from app import create_app
 from models import AuditEvent, Client, PersonalAccessToken, db
 from oauth import crypto
 from oauth.ops.migrations import MIGRATIONS, apply_migrations, parse_migrations, upgrade
+from tests.helpers.authorize import params, sign_in
+from tests.helpers.common import login, make_client
 
 API = "/api/v2/oauth2-provider/apps"
 APP = {"name": "Inventory", "redirect_uris": ["https://inventory.example.com/cb"]}

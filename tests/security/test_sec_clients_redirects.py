@@ -11,14 +11,14 @@ from __future__ import annotations
 from html import unescape
 
 import pytest
-from authz_support import approve, params, sign_in
-from conftest import make_client, query_of
 
 from models import Client, db
 from oauth.rules import id_token as claims
+from tests.helpers import ISSUER
+from tests.helpers.authorize import approve, params, sign_in
+from tests.helpers.common import make_client, query_of
 
 EVIL = "https://evil.example/cb"
-ISSUER = "http://127.0.0.1:8000"
 
 
 def register(http, redirect_uri: str) -> str:

@@ -11,8 +11,6 @@ import socket
 from datetime import timedelta
 
 import pytest
-from authz_support import params
-from conftest import make_client
 from test_cimd import doc_server  # noqa: F401 - the local HTTPS document server fixture
 
 from app import create_app
@@ -22,6 +20,8 @@ from oauth import safe_fetch as cimd_fetch
 from oauth.ops import maintenance
 from oauth.ops.migrations import upgrade
 from oauth.rules import client_id_metadata as cimd
+from tests.helpers.authorize import params
+from tests.helpers.common import make_client
 
 
 @pytest.fixture

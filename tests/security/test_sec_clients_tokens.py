@@ -7,10 +7,11 @@ user scopes; introspection shows a client only what RFC 7662 §4 lets it see.
 from __future__ import annotations
 
 import pytest
-from conftest import basic, make_client
-from token_helpers import ISSUER, tokens_for
 
 from models import Client, Resource, db
+from tests.helpers import ISSUER
+from tests.helpers.common import basic, make_client
+from tests.helpers.tokens import tokens_for
 
 MCP = "https://mcp.example.com/mcp"
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from authz_support import REDIRECT, params
-from conftest import make_client, query_of
 
 from models import Client, Resource, User, db
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
@@ -16,6 +14,8 @@ from oauth.manage import users as accounts
 from oauth.rules.client_metadata import check_client_metadata
 from oauth.rules.scope import MAX_SCOPE_BYTES, MAX_SCOPES, parse_scope
 from oauth.rules.text import text_problem
+from tests.helpers.authorize import REDIRECT, params
+from tests.helpers.common import make_client, query_of
 
 # -- scope ---------------------------------------------------------------------------------
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from authz_support import params, sign_in
-from conftest import basic, login, make_client
 
 from models import db, record_event
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from oauth.grants import device_code as device_flow
 from oauth.rules import throttle
 from oauth.rules.throttle import WRONG_CODES_LIMIT
+from tests.helpers.authorize import params, sign_in
+from tests.helpers.common import basic, login, make_client
 
 ALICE = ("alice", "correct horse battery")
 ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}

@@ -5,7 +5,6 @@ control API and forced-error hook exist only in mock mode."""
 from __future__ import annotations
 
 import pytest
-from conftest import basic, make_client, start_live_server
 from test_sec_settings import GUNICORN, run
 
 from app import create_app
@@ -14,6 +13,8 @@ from oauth.manage import users as accounts
 from oauth.mock import forced as mock_forced
 from oauth.ops.migrations import upgrade
 from oauth.settings import SettingsError
+from tests.helpers.common import basic, make_client
+from tests.helpers.live import start_live_server
 
 REBIND = "rebind.attacker.example"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from authz_support import params, sign_in
-from conftest import make_client
 
 from oauth.rules.authorization_request import PROMPTS
+from tests.helpers.authorize import params, sign_in
+from tests.helpers.common import make_client
 
 
 @pytest.fixture

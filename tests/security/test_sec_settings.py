@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, free_port
 
 from app import create_app
 from oauth.settings import SettingsError, read_settings, unknown_names
+from tests.helpers import ROOT
+from tests.helpers.live import free_port
 
 KEY = "k" * 64
 

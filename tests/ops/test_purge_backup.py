@@ -1,0 +1,310 @@
+"""`flask db purge` and `flask db backup`: what goes, what stays, safety while others write."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+
+from models import (
+    AccessToken,
+    AuthorizationCode,
+    DeviceCode,
+    InitialAccessToken,
+    RefreshToken,
+    ThrottleEvent,
+    TokenFamily,
+    User,
+    UserSession,
+    db,
+    utcnow,
+)
+from oauth import crypto
+from oauth.ops import maintenance
+from tests.helpers.common import make_client
+
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+
+
+def _family(client, user, expires_at, revoked_at=None) -> TokenFamily:
+    return TokenFamily.create(
+        client=client,
+        user=user,
+        grant_type="authorization_code",
+        audience="http://127.0.0.1:8000",
+        expires_at=expires_at,
+        revoked_at=revoked_at,
+    )
+
+
+def _access(family, expires_at) -> AccessToken:
+    return AccessToken.create(
+        token_hash=crypto.new_secret(crypto.ACCESS_TOKEN)[1],
+        family=family,
+        client=family.client,
+        user=family.user,
+        audience=family.audience,
+        expires_at=expires_at,
+    )
+
+
+def _refresh(family, expires_at) -> RefreshToken:
+    return RefreshToken.create(
+        token_hash=crypto.new_secret(crypto.REFRESH_TOKEN)[1], family=family, expires_at=expires_at
+    )
+
+
+def _code(client, user, expires_at) -> AuthorizationCode:
+    return AuthorizationCode.create(
+        code_hash=crypto.new_secret(crypto.AUTHORIZATION_CODE)[1],
+        client=client,
+        user=user,
+        audience="http://127.0.0.1:8000",
+        code_challenge="x" * 43,
+        code_challenge_method="S256",
+        auth_time=utcnow(),
+        expires_at=expires_at,
+    )
+
+
+def _device(client, expires_at) -> DeviceCode:
+    return DeviceCode.create(
+        device_code_hash=crypto.new_secret(crypto.DEVICE_CODE)[1],
+        user_code_hash=crypto.sha256_hex(os.urandom(8).hex()),
+        client=client,
+        audience="http://127.0.0.1:8000",
+        expires_at=expires_at,
+    )
+
+
+def _session(user, expires_at, revoked_at=None) -> UserSession:
+    return UserSession.create(
+        sid_hash=crypto.new_secret(crypto.SESSION_ID)[1],
+        user=user,
+        auth_time=utcnow(),
+        expires_at=expires_at,
+        revoked_at=revoked_at,
+    )
+
+
+@pytest.fixture
+def rows(app, user):
+    """A mix of live and dead rows in every purged table: {name: row}."""
+    client, _ = make_client()
+    now = utcnow()
+    with db.connection_context():
+        live_family = _family(client, user, now + 30 * DAY)
+        dead_family = _family(client, user, now - 2 * DAY)
+        revoked_family = _family(client, user, now + 30 * DAY, revoked_at=now - 2 * DAY)
+        revoked_recently = _family(client, user, now + 30 * DAY, revoked_at=now - HOUR)
+        return {
+            "live_family": live_family,
+            "dead_family": dead_family,
+            "revoked_family": revoked_family,
+            "revoked_recently": revoked_recently,
+            "live_access": _access(live_family, now + HOUR),
+            "expired_access": _access(live_family, now - HOUR),
+            "dead_family_access": _access(dead_family, now - 2 * DAY),
+            "live_refresh": _refresh(live_family, now + DAY),
+            "recent_expired_refresh": _refresh(live_family, now - HOUR),
+            "old_refresh": _refresh(live_family, now - 2 * DAY),
+            "recently_revoked_refresh": _refresh(revoked_recently, now + DAY),
+            "live_code": _code(client, user, now + timedelta(minutes=5)),
+            "recent_code": _code(client, user, now - HOUR),
+            "old_code": _code(client, user, now - 2 * DAY),
+            "live_device": _device(client, now + HOUR),
+            "old_device": _device(client, now - 2 * DAY),
+            "live_session": _session(user, now + HOUR),
+            "expired_session": _session(user, now - HOUR),
+            "old_revoked_session": _session(user, now + HOUR, revoked_at=now - 2 * DAY),
+            "new_throttle": ThrottleEvent.create(bucket="login:user:alice", created_at=now),
+            "old_throttle": ThrottleEvent.create(
+                bucket="login:user:alice", created_at=now - 2 * DAY
+            ),
+            "live_iat": InitialAccessToken.create(
+                token_hash=crypto.new_secret(crypto.INITIAL_ACCESS_TOKEN)[1],
+                expires_at=now + DAY,
+            ),
+            "old_iat": InitialAccessToken.create(
+                token_hash=crypto.new_secret(crypto.INITIAL_ACCESS_TOKEN)[1],
+                expires_at=now - 2 * DAY,
+            ),
+        }
+
+
+KEPT = [
+    "live_family",
+    "revoked_recently",
+    "live_access",
+    "live_refresh",
+    "recent_expired_refresh",
+    "recently_revoked_refresh",
+    "live_code",
+    "recent_code",
+    "live_device",
+    "live_session",
+    "new_throttle",
+    "live_iat",
+]
+PURGED = [
+    "dead_family",
+    "revoked_family",
+    "expired_access",
+    "dead_family_access",
+    "old_refresh",
+    "old_code",
+    "old_device",
+    "expired_session",
+    "old_revoked_session",
+    "old_throttle",
+    "old_iat",
+]
+
+
+@contextmanager
+def concurrent_writer(database: str, bucket: str) -> Iterator[list[Exception]]:
+    """Another connection committing small write transactions meanwhile; yields its errors."""
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        conn = sqlite3.connect(database, timeout=5, isolation_level=None)
+        try:
+            while not done.is_set():
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(
+                    "INSERT INTO throttle_event (bucket, created_at) VALUES (?, ?)",
+                    (bucket, str(utcnow())),
+                )
+                conn.execute("COMMIT")
+                time.sleep(0.001)  # a busy server, not a tight loop that starves other writers
+        except sqlite3.Error as exc:
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        yield errors
+    finally:
+        done.set()
+        thread.join()
+
+
+def _exists(row) -> bool:
+    model = type(row)
+    with db.connection_context():
+        return model.select().where(model.id == row.id).exists()
+
+
+@pytest.mark.parametrize("name", KEPT)
+def test_purge_keeps_live_rows(rows, name):
+    with db.connection_context():
+        maintenance.purge(batch_size=2)
+    assert _exists(rows[name])
+
+
+@pytest.mark.parametrize("name", PURGED)
+def test_purge_deletes_expired_rows(rows, name):
+    with db.connection_context():
+        maintenance.purge(batch_size=2)
+    assert not _exists(rows[name])
+
+
+def test_purge_counts_every_batch(app, user):
+    client, _ = make_client()
+    now = utcnow()
+    with db.connection_context():
+        family = _family(client, user, now + DAY)
+        for _ in range(23):
+            _access(family, now - HOUR)
+        counts = maintenance.purge(batch_size=5)
+        assert counts["access_token"] == 23
+        assert AccessToken.select().count() == 0
+        assert maintenance.purge(batch_size=5)["access_token"] == 0
+
+
+def test_purge_cli_reports_and_checkpoints(runner, rows, config):
+    result = runner.invoke(args=["db", "purge", "--batch-size", "3", "--pause", "0"])
+    assert result.exit_code == 0, result.output
+    assert "access_token: 2 deleted" in result.output
+    assert "WAL checkpoint: complete" in result.output
+    # TRUNCATE checkpoint leaves an empty WAL file behind.
+    wal = config["DATABASE"] + "-wal"
+    assert not os.path.exists(wal) or os.path.getsize(wal) == 0
+
+
+def test_purge_while_another_connection_writes(app, user, config):
+    """Batches are short transactions: a concurrent writer never times out on the lock."""
+    client, _ = make_client()
+    now = utcnow()
+    with db.connection_context():
+        family = _family(client, user, now + DAY)
+        rows = [
+            (crypto.sha256_hex(f"t{i}"), family.id, client.id, user.id, "aud", str(now), str(now))
+            for i in range(3000)
+        ]
+        with db.atomic():
+            db.connection().executemany(
+                "INSERT INTO access_token (token_hash, family_id, client_id, user_id, audience,"
+                " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+    with concurrent_writer(config["DATABASE"], "purge-test") as errors, db.connection_context():
+        counts = maintenance.purge(batch_size=100)
+    assert errors == []
+    assert counts["access_token"] == 3000
+    with db.connection_context():
+        assert ThrottleEvent.select().where(ThrottleEvent.bucket == "purge-test").count() > 0
+
+
+def test_backup_is_a_consistent_single_file(runner, user, config, tmp_path):
+    dest = tmp_path / "backup" / "copy.sqlite3"
+    dest.parent.mkdir()
+    result = runner.invoke(args=["db", "backup", str(dest)])
+    assert result.exit_code == 0, result.output
+    assert "integrity ok" in result.output
+    assert not os.path.exists(f"{dest}-wal")
+    conn = sqlite3.connect(dest)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("SELECT username FROM user").fetchall() == [("alice",)]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    finally:
+        conn.close()
+
+
+def test_backup_replaces_an_older_copy(runner, app, user, tmp_path):
+    dest = tmp_path / "copy.sqlite3"
+    assert runner.invoke(args=["db", "backup", str(dest)]).exit_code == 0
+    with db.connection_context():
+        User.create(username="bob", sub="sub-bob")
+    assert runner.invoke(args=["db", "backup", str(dest)]).exit_code == 0
+    conn = sqlite3.connect(dest)
+    try:
+        names = {row[0] for row in conn.execute("SELECT username FROM user")}
+    finally:
+        conn.close()
+    assert names == {"alice", "bob"}
+    assert not os.path.exists(f"{dest}.partial")
+
+
+def test_backup_while_another_connection_writes(app, user, config, tmp_path):
+    """The online backup is one snapshot: a writer running meanwhile is neither blocked nor torn."""
+    with concurrent_writer(config["DATABASE"], "backup-test") as errors:
+        for n in range(3):
+            maintenance.backup(config["DATABASE"], str(tmp_path / f"b{n}.sqlite3"))
+    assert errors == []
+    conn = sqlite3.connect(tmp_path / "b2.sqlite3")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
