@@ -6,9 +6,9 @@ import { timeParts } from "./times.js";
 
 /**
  * reveal: whether secrets show in clear (the "Reveal secrets" box); masked by default.
- * current: the step run last; only its exchanges are open, the others fold to one line.
+ * open: the steps run last; only their exchanges are open, the others fold to one line.
  */
-export const view = { reveal: false, current: null };
+export const view = { reveal: false, open: new Set() };
 
 // -- rendering -----------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ const RENDER = {
     const back = backLink(step, u.pathname);
     if (back) summary.append(" ", back);
     const box = el("details", { class: "pg-http", "data-path": u.pathname }, summary);
-    box.open = view.current === step;
+    box.open = view.open.has(step);
     box.append(el("div", { class: "pg-label" }, "Request"),
       el("pre", { class: "pg-req" }, masked(requestText(b.req))));
     if (b.params) {
@@ -209,10 +209,14 @@ export function renderAll() {
 
 // -- running a step ---------------------------------------------------------------------------
 
-export async function run(id) {
-  const before = view.current;
-  view.current = id;
-  if (before && before !== id) render(before); // fold the previous step's exchanges
+/** Run a step; it folds the exchanges of the steps before it, unless it runs alongside them. */
+export async function run(id, opts) {
+  if (!(opts && opts.alongside)) {
+    const before = [...view.open].filter((other) => other !== id);
+    view.open.clear();
+    for (const other of before) render(other);
+  }
+  view.open.add(id);
   S.out[id] = [];
   S.state[id] = { state: "running", text: "running…" };
   render(id);
