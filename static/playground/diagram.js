@@ -104,7 +104,7 @@ function draw(figure) {
   const col = (W - 40) / d.actors.length;
   const x = {};
   d.actors.forEach(([key], i) => { x[key] = 20 + col * (i + 0.5); });
-  const height = HEAD + 16 + d.rows.length * ROW + 12;
+  const height = HEAD + 16 + d.rows.filter((r) => r[0] !== "end").length * ROW + 12;
   const root = figure.querySelector("svg");
   root.replaceChildren();
   for (const [k, v] of Object.entries({ viewBox: `0 0 ${W} ${height}`, class: "pg-seq", role: "img",
