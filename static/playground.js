@@ -7,6 +7,9 @@
  *   ui.js     rendering exchanges, checks and masked secrets; running a step
  *   steps.js  the MCP chain, steps 1 to 13
  *   flows.js  client credentials and the device flow
+ *   diagram.js each flow's sequence diagram (SVG), arrows lit as their steps run
+ *   times.js  epoch times in words, and the token lifetimes picture of step 11
+ *   runall.js "Run all": a flow's steps in order, up to the one that needs a person
  * What the client learns is kept in sessionStorage, so the page survives the trip to the
  * sign-in and consent pages; /playground/callback hands the authorization response back the
  * same way. No inline scripts or styles (CSP), nothing loaded from elsewhere.
@@ -16,6 +19,9 @@ import { CALLBACK, S, resetState, save, secret } from "./playground/core.js";
 import { render, renderAll, run, section, view } from "./playground/ui.js";
 import "./playground/steps.js";
 import { poll, stopPolling } from "./playground/flows.js";
+import { drawAll } from "./playground/diagram.js";
+import { drawLifetimes } from "./playground/times.js";
+import { continueRunAll, runAll } from "./playground/runall.js";
 
 /** The callback page: keep the authorization response for the playground, and go back. */
 function handOver(page) {
@@ -30,6 +36,9 @@ function wire(root) {
   for (const button of root.querySelectorAll(".pg-run")) {
     button.dataset.label = button.textContent;
     button.addEventListener("click", () => run(button.dataset.run));
+  }
+  for (const button of root.querySelectorAll(".pg-run-all")) {
+    button.addEventListener("click", () => runAll(button.dataset.flow));
   }
   document.getElementById("pg-authorize-go").addEventListener("click", save);
   document.getElementById("pg-poll-now").addEventListener("click", () => {
@@ -64,7 +73,7 @@ function resumeFromCallback() {
   try { S.v.callback = JSON.parse(arrived); } catch (e) { S.v.callback = null; }
   if (S.v.callback) {
     secret(S.v.callback.params.code);
-    run("callback").then(() => section("callback").scrollIntoView());
+    run("callback").then(() => section("callback").scrollIntoView()).then(continueRunAll);
   }
 }
 
@@ -73,6 +82,8 @@ const root = document.getElementById("playground");
 if (callbackPage) {
   handOver(callbackPage);
 } else if (root) {
+  drawAll();
+  drawLifetimes(document.getElementById("pg-lifetimes"));
   wire(root);
   // A "running" step cannot survive a reload: show it as interrupted.
   for (const [id, st] of Object.entries(S.state)) {

@@ -16,15 +16,20 @@ bp = Blueprint("playground", __name__, url_prefix="/playground")
 
 
 def page_settings() -> dict[str, str]:
-    """What the page needs to start the chain: where the API is and where to come back to."""
+    """What the page needs: where the API is, where to come back to, and the token lifetimes."""
     cfg = current_app.config
     issuer = cfg["ISSUER"]
+    seconds = {  # the refresh step draws these on one time axis
+        name.lower(): str(int(float(cfg[name])))
+        for name in ("ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "REFRESH_TOKEN_ABSOLUTE_TTL")
+    }
     return {
         "issuer": issuer,
         "api_url": f"{issuer}/api/v2/users/me",
         "redirect_uri": f"{issuer}/playground/callback",
         "reuse_grace": str(int(float(cfg["REFRESH_TOKEN_REUSE_GRACE"]))),
         "registration": cfg["REGISTRATION"],
+        **seconds,
     }
 
 

@@ -64,7 +64,7 @@ STEPS["device-authorize"] = async function (out) {
   S.v.deviceAuth = r.json;
   out({ t: "usercode", code: r.json.user_code, uri: r.json.verification_uri, complete: r.json.verification_uri_complete });
   save();
-  setTimeout(() => run("device-poll"), 0);
+  setTimeout(() => run("device-poll", { alongside: true }), 0); // keep the user code's exchange open
   return `code ${r.json.user_code}, polling every ${r.json.interval} s`;
 };
 

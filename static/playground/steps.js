@@ -4,6 +4,7 @@ import {
   S, STEPS, StepError, b64url, b64urlBytes, basicAuth, cfg, decodeJwtPart, hex, http, need,
   parseChallenge, randomB64url, secret,
 } from "./core.js";
+import { readable } from "./times.js";
 import { checks } from "./ui.js";
 
 export async function metadata(out) {
@@ -271,7 +272,7 @@ STEPS.inspect = async function (out) {
       { id: "signature", ok: valid, label: "The RS256 signature verifies (crypto.subtle.verify)" },
       { id: "id-iss", ok: claims.iss === asm.issuer, label: "iss is the issuer", detail: claims.iss },
       { id: "id-aud", ok: aud.includes(S.v.client.client_id), label: "aud is our client_id", detail: aud.join(" ") },
-      { id: "exp", ok: claims.exp * 1000 > Date.now(), label: "exp is in the future", detail: new Date(claims.exp * 1000).toISOString() },
+      { id: "exp", ok: claims.exp * 1000 > Date.now(), label: "exp is in the future", detail: `${claims.exp} (${readable(claims.exp)})` },
     ]);
   } else {
     out({ t: "note", text: "No id_token: openid was not granted." });

@@ -1,9 +1,14 @@
 /* Playground view: rendering recorded exchanges, checks and masked secrets; running a step. */
 
 import { S, STEPS, StepError, save } from "./core.js";
+import { backLink, paint } from "./diagram.js";
+import { timeParts } from "./times.js";
 
-/** Whether secrets show in clear (the "Reveal secrets" box); masked by default. */
-export const view = { reveal: false };
+/**
+ * reveal: whether secrets show in clear (the "Reveal secrets" box); masked by default.
+ * open: the steps run last; only their exchanges are open, the others fold to one line.
+ */
+export const view = { reveal: false, open: new Set() };
 
 // -- rendering -----------------------------------------------------------------------------
 
@@ -54,6 +59,16 @@ function masked(text) {
   return frag;
 }
 
+/** masked(), and beside each epoch time or lifetime in it, the same in words. */
+function annotated(text) {
+  const frag = document.createDocumentFragment();
+  for (const [part, said] of timeParts(String(text === undefined || text === null ? "" : text))) {
+    frag.append(masked(part));
+    if (said) frag.append(el("span", { class: "pg-time" }, ` (${said})`));
+  }
+  return frag;
+}
+
 function requestText(req) {
   const u = new URL(req.url, location.href);
   const lines = [`${req.method} ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`];
@@ -87,8 +102,14 @@ const MEANING = {
 };
 
 const RENDER = {
-  http(b) {
-    const box = el("div", { class: "pg-http" });
+  http(b, step) {
+    const u = new URL(b.req.url, location.href);
+    const summary = el("summary", {}, el("code", {}, `${b.req.method} ${u.pathname}`), " → ",
+      b.res ? el("span", { class: "pg-code-" + String(b.res.status)[0] }, `${b.res.status} ${b.res.reason}`) : "no response");
+    const back = backLink(step, u.pathname);
+    if (back) summary.append(" ", back);
+    const box = el("details", { class: "pg-http", "data-path": u.pathname }, summary);
+    box.open = view.open.has(step);
     box.append(el("div", { class: "pg-label" }, "Request"),
       el("pre", { class: "pg-req" }, masked(requestText(b.req))));
     if (b.params) {
@@ -102,7 +123,7 @@ const RENDER = {
     }
     if (b.res) {
       box.append(el("div", { class: "pg-label" }, "Response"),
-        el("pre", { class: "pg-res", "data-status": String(b.res.status) }, masked(responseText(b.res))));
+        el("pre", { class: "pg-res", "data-status": String(b.res.status) }, annotated(responseText(b.res))));
     } else {
       box.append(el("p", { class: "error-message" }, "No response."));
     }
@@ -126,7 +147,7 @@ const RENDER = {
   },
   json(b) {
     return el("div", {}, el("div", { class: "pg-label" }, b.title),
-      el("pre", { class: "pg-json" }, masked(JSON.stringify(b.value, null, 2))));
+      el("pre", { class: "pg-json" }, annotated(JSON.stringify(b.value, null, 2))));
   },
   checks(b) {
     const list = el("ul", { class: "pg-checks" });
@@ -168,9 +189,10 @@ export function render(id) {
   const sec = section(id);
   if (!sec) return;
   const output = sec.querySelector("[data-output]");
-  output.replaceChildren(...(S.out[id] || []).map((b) => RENDER[b.t](b)));
+  output.replaceChildren(...(S.out[id] || []).map((b) => RENDER[b.t](b, id)));
   const st = S.state[id];
   sec.dataset.state = st ? st.state : "";
+  paint(id);
   sec.querySelector("[data-status]").textContent = st ? st.text : "";
   sec.querySelector(".pg-run").textContent =
     st && st.state !== "running" ? "Re-run" : sec.querySelector(".pg-run").dataset.label;
@@ -187,7 +209,14 @@ export function renderAll() {
 
 // -- running a step ---------------------------------------------------------------------------
 
-export async function run(id) {
+/** Run a step; it folds the exchanges of the steps before it, unless it runs alongside them. */
+export async function run(id, opts) {
+  if (!(opts && opts.alongside)) {
+    const before = [...view.open].filter((other) => other !== id);
+    view.open.clear();
+    for (const other of before) render(other);
+  }
+  view.open.add(id);
   S.out[id] = [];
   S.state[id] = { state: "running", text: "running…" };
   render(id);
