@@ -54,7 +54,7 @@ from oauth import (
     userinfo,
 )
 from oauth.errors import NO_STORE, error_page
-from oauth.ops import health, metrics
+from oauth.ops import health, logs, metrics
 from oauth.session import csrf, current_user
 
 MIGRATIONS = Path(__file__).with_name("migrations.sql")
@@ -153,6 +153,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(cli_clients.clients_cli)
     app.cli.add_command(cli_clients.resources_cli)
     app.cli.add_command(registration.registration_cli)
+    logs.init_app(app)  # last: X-Request-Id on every response, around every other middleware
     return app
 
 

@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the `gunicorn` script's path
 
 from oauth import settings  # noqa: E402 - after the path above
+from oauth.ops import logs  # noqa: E402
 
 # Not named `config`: gunicorn takes every module-level name that is one of its settings.
 gatehouse = settings.config_or_exit(os.environ)
@@ -22,9 +23,12 @@ graceful_timeout = 10
 keepalive = 5
 # Requests carrying secrets are never logged with their bodies; the access log has no query
 # strings ("%(U)s" is the path only) because /oauth2/authorize callbacks carry codes in them.
+# `%(t)s` is ISO-8601 UTC and X-Request-Id is the id the app answered (oauth/ops/logs.py);
+# GATEHOUSE_LOG_FORMAT=json writes the same fields as one JSON object per line.
 accesslog = gatehouse["ACCESS_LOG"]
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(t)s %({x-request-id}o)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+logger_class = logs.logger_class(gatehouse["LOG_FORMAT"])
 # gunicorn 25+ opens a control socket shared by every instance of this user on the machine
 # ($HOME/.gunicorn/gunicorn.ctl); Gatehouse doesn't use gunicornc, and parallel instances
 # (tests, benchmarks) must not step on each other's socket.
@@ -62,5 +66,7 @@ def child_exit(server, worker):
 def when_ready(server) -> None:
     """Once, in the master, when it listens: say loudly that mock mode is on."""
     banner = settings.mock_banner(gatehouse)
-    if banner:
+    if banner and gatehouse["LOG_FORMAT"] == "json":
+        server.log.warning(banner)  # one JSON line like every other
+    elif banner:
         settings.say_once(banner)

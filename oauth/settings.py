@@ -214,6 +214,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ACCESS_LOG", "text", "-", "gunicorn's access log file."),
     Setting(
+        "LOG_FORMAT",
+        "choice",
+        "text",
+        "Access and application log lines: `text` or `json` (one object per line).",
+        choices=("text", "json"),
+    ),
+    Setting(
         "METRICS_DIR",
         "text",
         "",
