@@ -104,8 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(settings.config_or_exit(os.environ))
     else:  # tests: typed values over the environment; a bad one raises SettingsError
         app.config.from_mapping(settings.load_config(os.environ, config))
-    if not app.config["DATABASE"]:
-        app.config["DATABASE"] = os.path.join(app.instance_path, "gatehouse.sqlite3")
+    app.config["DATABASE"] = settings.database_path(app.config, app.instance_path)
     private_dir(app.instance_path)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
