@@ -203,7 +203,9 @@ def _client_cors(response: Response) -> None:
     response.headers["Access-Control-Allow-Headers"] = (
         "Authorization, Content-Type, MCP-Protocol-Version"
     )
-    response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After"
+    response.headers["Access-Control-Expose-Headers"] = (
+        "WWW-Authenticate, Retry-After, X-Request-Id"
+    )
     response.headers["Access-Control-Max-Age"] = "86400"
 
 

@@ -83,6 +83,12 @@ def test_an_unsafe_request_id_is_replaced_even_from_a_trusted_proxy(config, sent
     assert NEW_ID.fullmatch(got)
 
 
+def test_a_script_on_another_origin_may_read_the_request_id(web):
+    response = web.post("/oauth2/token", headers={"Origin": "https://spa.example"})
+    exposed = response.headers["Access-Control-Expose-Headers"].split(", ")
+    assert "X-Request-Id" in exposed
+
+
 # -- formatters -----------------------------------------------------------------------------
 
 
