@@ -37,7 +37,16 @@ from oauth.manage import (
     users_cli,
     users_pages,
 )
-from oauth.ops import hardening, health, instance, maintenance_cli, metrics, perimeter, playground
+from oauth.ops import (
+    hardening,
+    health,
+    instance,
+    logs,
+    maintenance_cli,
+    metrics,
+    perimeter,
+    playground,
+)
 from oauth.session import current_user
 
 
@@ -48,8 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(settings.config_or_exit(os.environ))
     else:  # tests: typed values over the environment; a bad one raises SettingsError
         app.config.from_mapping(settings.load_config(os.environ, config))
-    if not app.config["DATABASE"]:
-        app.config["DATABASE"] = os.path.join(app.instance_path, "gatehouse.sqlite3")
+    app.config["DATABASE"] = settings.database_path(app.config, app.instance_path)
     instance.private_dir(app.instance_path)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = instance.load_or_create_secret(app.instance_path)
@@ -98,6 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         registration.registration_cli,
     ):
         app.cli.add_command(command)
+    logs.init_app(app)  # last: X-Request-Id on every response, around every other middleware
     return app
 
 

@@ -22,7 +22,8 @@ wrap the control API (``/api/v2/mock/``)::
 
 Gatehouse must be importable from this file's directory (it is the repository root). The
 server runs with ``$GATEHOUSE_PYTHON``, else the repository's ``.venv/bin/python``, else the
-interpreter running pytest. One server serves the whole session, so use distinct usernames
+interpreter running pytest. If the server cannot start, GatehouseStartError names the command
+and shows the end of its output. One server serves the whole session, so use distinct usernames
 and clients per test; queued forced errors are cleared before each test. For other settings,
 ``gatehouse_factory(auto_consent=False, GATEHOUSE_MOCK_ANY_CLIENT="1")`` starts another server
 for one test.
@@ -36,6 +37,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -51,6 +53,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 START_TIMEOUT = 30.0
+OUTPUT_TAIL_LINES = 20
 
 
 class GatehouseError(Exception):
@@ -61,6 +64,20 @@ class GatehouseError(Exception):
         self.message = body.get("message") or body.get("error_description") or str(body)
         self.validations = body.get("validations", [])
         super().__init__(f"{status}: {self.message} {self.validations or ''}".strip())
+
+
+class GatehouseStartError(RuntimeError):
+    """Gatehouse did not start: the message names the command, its exit status and the end of
+    its output (a missing module, a refused setting, a port in use)."""
+
+    def __init__(self, what: str, command: list[str], output: str, status: int | None) -> None:
+        tail = "\n".join(output.strip().splitlines()[-OUTPUT_TAIL_LINES:]) or "(no output)"
+        ended = f"exited with status {status}" if status is not None else "is still running"
+        super().__init__(
+            f"Gatehouse {what}.\n  command: {shlex.join(command)}\n  in: {ROOT}\n"
+            f"  {ended}; the last lines of its output:\n{tail}"
+        )
+        self.command, self.output, self.status = command, output, status
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -210,27 +227,25 @@ def start_gatehouse(
         **env,
     }
     python = _python()
-    subprocess.run(  # noqa: S603 - fixed arguments, our interpreter
-        [python, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=full_env,
-        check=True,
-        capture_output=True,
+    migrate = [python, "-m", "flask", "--app", "app", "db", "upgrade"]
+    done = subprocess.run(  # noqa: S603 - fixed arguments, our interpreter
+        migrate, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    if done.returncode != 0:
+        output, status = done.stdout.decode(errors="replace"), done.returncode
+        raise GatehouseStartError("could not migrate its database", migrate, output, status)
+    serve = [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"]
     log_path = directory / "gatehouse.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed arguments, our interpreter
-            [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            serve, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
     server = Gatehouse(url, process, log_path, full_env)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("Gatehouse exited while starting:\n" + server.log())
+            status = process.returncode
+            raise GatehouseStartError("exited while starting", serve, server.log(), status)
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1) as response:  # noqa: S310
                 if response.status == 200:
@@ -238,7 +253,8 @@ def start_gatehouse(
         except OSError:
             time.sleep(0.1)
     server.stop()
-    raise RuntimeError("Gatehouse did not become healthy:\n" + server.log())
+    what = f"did not answer {url}/healthz within {START_TIMEOUT:.0f} s"
+    raise GatehouseStartError(what, serve, server.log(), process.returncode)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the `gunicorn` script's path
 
 from oauth import settings  # noqa: E402 - after the path above
+from oauth.ops import logs  # noqa: E402
 
 # Not named `config`: gunicorn takes every module-level name that is one of its settings.
 gatehouse = settings.config_or_exit(os.environ)
@@ -22,9 +23,12 @@ graceful_timeout = 10
 keepalive = 5
 # Requests carrying secrets are never logged with their bodies; the access log has no query
 # strings ("%(U)s" is the path only) because /oauth2/authorize callbacks carry codes in them.
+# `%(t)s` is ISO-8601 UTC and X-Request-Id is the id the app answered (oauth/ops/logs.py);
+# GATEHOUSE_LOG_FORMAT=json writes the same fields as one JSON object per line.
 accesslog = gatehouse["ACCESS_LOG"]
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(t)s %({x-request-id}o)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+logger_class = logs.logger_class(gatehouse["LOG_FORMAT"])
 # gunicorn 25+ opens a control socket shared by every instance of this user on the machine
 # ($HOME/.gunicorn/gunicorn.ctl); Gatehouse doesn't use gunicornc, and parallel instances
 # (tests, benchmarks) must not step on each other's socket.
@@ -32,10 +36,10 @@ control_socket_disable = True
 
 # /metrics: prometheus_client's multiprocess mode. Each worker counts into its own files in
 # METRICS_DIR and /metrics sums them. By default it is `<database>-metrics`, beside create_app's
-# database (GATEHOUSE_DATABASE, else instance/gatehouse.sqlite3 beside this file).
-_database = gatehouse["DATABASE"] or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "instance", "gatehouse.sqlite3"
-)
+# database (GATEHOUSE_DATABASE, else instance/gatehouse.sqlite3, or gatehouse-mock.sqlite3 in
+# mock mode, in the instance folder beside this file).
+_instance = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")
+_database = settings.database_path(gatehouse, _instance)
 metrics_dir = gatehouse["METRICS_DIR"] or f"{_database}-metrics"
 
 
@@ -62,5 +66,7 @@ def child_exit(server, worker):
 def when_ready(server) -> None:
     """Once, in the master, when it listens: say loudly that mock mode is on."""
     banner = settings.mock_banner(gatehouse)
-    if banner:
+    if banner and gatehouse["LOG_FORMAT"] == "json":
+        server.log.warning(banner)  # one JSON line like every other
+    elif banner:
         settings.say_once(banner)

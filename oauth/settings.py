@@ -123,7 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("WORKERS", "int", 2, "gunicorn worker processes, 1 to 64.", 1, 64),
     Setting("THREADS", "int", 1, "Threads per gunicorn worker, 1 to 64.", 1, 64),
-    Setting("DATABASE", "text", "", "The SQLite file.", shown="`instance/gatehouse.sqlite3`"),
+    Setting(
+        "DATABASE",
+        "text",
+        "",
+        "The SQLite file.",
+        shown="`instance/gatehouse.sqlite3`; `instance/gatehouse-mock.sqlite3` in mock mode",
+    ),
     Setting(
         "SECRET_KEY",
         "text",
@@ -213,6 +219,13 @@ SETTINGS: tuple[Setting, ...] = (
         600_000,
     ),
     Setting("ACCESS_LOG", "text", "-", "gunicorn's access log file."),
+    Setting(
+        "LOG_FORMAT",
+        "choice",
+        "text",
+        "Access and application log lines: `text` or `json` (one object per line).",
+        choices=("text", "json"),
+    ),
     Setting(
         "METRICS_DIR",
         "text",
@@ -382,6 +395,13 @@ def config_or_exit(
     except SettingsError as exc:
         print(f"gatehouse: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+
+
+def database_path(config: Mapping[str, Any], instance_path: str) -> str:
+    """GATEHOUSE_DATABASE, else a file in the instance folder: mock mode has its own, so the
+    real accounts never appear on its password-less sign-in page."""
+    name = "gatehouse-mock.sqlite3" if config["MOCK"] else "gatehouse.sqlite3"
+    return config["DATABASE"] or os.path.join(instance_path, name)
 
 
 def mock_banner(config: Mapping[str, Any]) -> str | None:

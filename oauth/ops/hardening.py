@@ -65,7 +65,7 @@ PUBLIC_CORS = {
 CLIENT_CORS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, MCP-Protocol-Version",
-    "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
+    "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After, X-Request-Id",
 }
 
 

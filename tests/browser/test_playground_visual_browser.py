@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from live_helpers import serve
+
+from tests.helpers.live import start_live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -23,7 +24,7 @@ README_ORDER = ("mcp", "cc", "device", "refresh")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = serve(
+    live = start_live_server(
         tmp_path_factory.mktemp("playground-visual"),
         workers=2,
         GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="0",
