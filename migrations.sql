@@ -243,3 +243,12 @@ CREATE INDEX mock_forced_error_endpoint ON mock_forced_error (endpoint);
 -- admin-created clients are vetted; everything else starts unvetted.
 ALTER TABLE oauth_client ADD COLUMN vetted INTEGER NOT NULL DEFAULT 0;
 UPDATE oauth_client SET vetted = 1 WHERE registration = 'admin';
+
+-- migrate: 5
+-- Accounts: a password an administrator reset must be changed at the next sign-in; each
+-- session remembers the device and address it started from and when it was last seen, so
+-- /account can list them.
+ALTER TABLE user ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE user_session ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE user_session ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE user_session ADD COLUMN last_seen_at TEXT;

@@ -92,6 +92,7 @@ class User(BaseModel):
     name = TextField(null=True)
     password_hash = TextField(null=True)
     is_admin = BooleanField(default=False)
+    must_change_password = BooleanField(default=False)  # after an administrator's reset
     claims = JSONField(default=dict)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -111,6 +112,9 @@ class UserSession(BaseModel):
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
     revoked_at = DateTimeField(null=True)
+    user_agent = TextField(default="")  # as sent at sign-in, cut to 512 characters
+    ip = TextField(default="")
+    last_seen_at = DateTimeField(null=True)  # updated at most once a minute
 
     class Meta:
         table_name = "user_session"

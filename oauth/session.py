@@ -26,6 +26,10 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
+MAX_USER_AGENT = 512  # characters of User-Agent kept per session
+LAST_SEEN_EVERY = timedelta(minutes=1)  # at most one write per session a minute
+
+
 def _load_session() -> UserSession | None:
     sid = session.get("sid")
     if not isinstance(sid, str):
@@ -36,8 +40,12 @@ def _load_session() -> UserSession | None:
         .where(UserSession.sid_hash == crypto.sha256_hex(sid))
         .first()
     )
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
+    if row.last_seen_at is None or now - row.last_seen_at > LAST_SEEN_EVERY:
+        UserSession.update(last_seen_at=now).where(UserSession.id == row.id).execute()
+        row.last_seen_at = now
     return row
 
 
@@ -65,7 +73,14 @@ def login_user(user: User) -> UserSession:
     now = utcnow()
     lifetime = timedelta(seconds=int(current_app.config["SESSION_LIFETIME"]))
     row = UserSession.create(
-        sid_hash=sid_hash, user=user, auth_time=now, created_at=now, expires_at=now + lifetime
+        sid_hash=sid_hash,
+        user=user,
+        auth_time=now,
+        created_at=now,
+        expires_at=now + lifetime,
+        last_seen_at=now,
+        user_agent=(request.user_agent.string or "")[:MAX_USER_AGENT],
+        ip=client_ip(),
     )
     session["sid"] = sid
     session.permanent = True

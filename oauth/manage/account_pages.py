@@ -1,15 +1,19 @@
-"""The signed-in user's own pages: /account/apps (authorized apps, revoke)."""
+"""The signed-in user's own pages: /account (sessions), /account/password, /account/apps.
+
+A person whose password an administrator reset (`must_change_password`) can open only
+/account/password and sign out until they choose a new one (`password_change_gate`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from peewee import fn
-from wtforms import HiddenField
-from wtforms.validators import DataRequired
+from wtforms import HiddenField, IntegerField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, InputRequired
 
 from models import (
     AccessToken,
@@ -24,8 +28,17 @@ from models import (
     utcnow,
 )
 from oauth.errors import error_page
+from oauth.manage import sessions
+from oauth.manage import users as accounts
 from oauth.rules.consent import audience_name, is_unverified
-from oauth.session import client_ip, current_user, login_required
+from oauth.session import (
+    client_ip,
+    current_session,
+    current_user,
+    login_required,
+    logout_user,
+)
+from oauth.urls import safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -133,3 +146,113 @@ def revoke():
         audit(user.username, "account.app.revoke", "app", client.client_id, changes, client_ip())
     flash(f"{client.name} can no longer use your account.", "success")
     return redirect(url_for("account.apps"), 303)
+
+
+# -- password and sessions -----------------------------------------------------------------
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password: the current one, then the new one twice."""
+
+    current = PasswordField("Current password", validators=[InputRequired()])
+    new = PasswordField("New password", validators=[InputRequired()])
+    confirm = PasswordField(
+        "New password again", validators=[EqualTo("new", "The two new passwords differ.")]
+    )
+    next = HiddenField()
+    submit = SubmitField("Change password")
+
+
+class EndSessionForm(FlaskForm):
+    """End one session (its row id) or, without one, every other session."""
+
+    session_id = IntegerField(validators=[InputRequired()])
+
+
+# Where a person who must change their password may still go.
+OPEN_DURING_CHANGE = {"account.password", "login.logout", "static"}
+
+
+@bp.before_app_request
+def password_change_gate():
+    """After signing in with a one-time password, nothing but changing it (or signing out)."""
+    if request.endpoint in OPEN_DURING_CHANGE:
+        return None
+    user = current_user()
+    if user is None or not user.must_change_password:
+        return None
+    if request.method == "GET":
+        return redirect(url_for("account.password", next=request.full_path.rstrip("?")))
+    return redirect(url_for("account.password"), 303)
+
+
+@bp.get("")
+@login_required
+def overview():
+    """Who you are, your password, and where you are signed in."""
+    user = current_user()
+    return render_template(
+        "account/account.html",
+        user=user,
+        sessions=sessions.active_sessions(user),
+        current=current_session(),
+        device=sessions.describe_device,
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change your password; your other sessions end (CSRF-protected, audited)."""
+    user = current_user()
+    form = PasswordForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    error = None
+    if form.validate_on_submit():
+        try:
+            ended = accounts.change_password(
+                user, form.current.data, form.new.data, current_session(), client_ip()
+            )
+        except accounts.AccountError as exc:
+            error = str(exc).capitalize() + "."
+        else:
+            others = f" {ended} other session(s) ended." if ended else ""
+            flash("Your password is changed." + others, "success")
+            return redirect(safe_next(form.next.data) or url_for("account.overview"), 303)
+    status = 400 if error or form.errors else 200
+    body = render_template(
+        "account/password.html", form=form, error=error, rule=accounts.PASSWORD_RULE, user=user
+    )
+    return body, status
+
+
+@bp.post("/sessions/end")
+@login_required
+def end_session():
+    """Sign out one of your sessions (the current one too, if you choose it)."""
+    user = current_user()
+    form = EndSessionForm()
+    if not form.validate():
+        return error_page("Unknown session", "There is no such session to end.", 400)
+    with db.atomic("IMMEDIATE"):
+        ended = sessions.end_session(user.username, client_ip(), user, form.session_id.data)
+    if not ended:
+        return error_page("Unknown session", "That session has already ended.", 404)
+    current = current_session()
+    if current is not None and current.id == form.session_id.data:
+        logout_user()
+        return redirect(url_for("login.login"), 303)
+    flash("That session is signed out.", "success")
+    return redirect(url_for("account.overview"), 303)
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """Sign out everywhere else: every session but this one ends."""
+    user = current_user()
+    with db.atomic("IMMEDIATE"):
+        count = sessions.end_all(user.username, client_ip(), user, keep=current_session())
+    flash(f"Signed out everywhere else ({count} session(s) ended).", "success")
+    return redirect(url_for("account.overview"), 303)

@@ -7,6 +7,7 @@ beside the rules it searches by, for the pages, the CLI and the tests alike.
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import PersonalAccessToken, User, audit, db, utcnow
 from oauth import crypto
+from oauth.manage import sessions
 from oauth.rules.text import normalize_username, text_problem
 
 USERNAME_RULE = (
@@ -24,6 +26,7 @@ USERNAME_RULE = (
 )
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+PASSWORD_RULE = f"{MIN_PASSWORD} to {MAX_PASSWORD} characters; any characters, spaces too"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 # A test suite may lower the cost ("scrypt:1024:8:1"); verification reads it from each hash.
@@ -159,15 +162,86 @@ def add_user(
 
 def set_admin(actor: str, ip: str, user: User, is_admin: bool) -> None:
     """Grant or remove admin rights; refuses to remove the last administrator."""
-    if user.is_admin == is_admin:
-        return
+    update_user(actor, ip, user, is_admin=is_admin)
+
+
+UNCHANGED = object()  # update_user's default: leave this field as it is
+
+
+def update_user(
+    actor: str, ip: str, user: User, email=UNCHANGED, name=UNCHANGED, is_admin=UNCHANGED
+):
+    """Change a user's email, name and/or admin flag; audits the fields that changed.
+
+    Refuses to remove the last administrator's rights. Returns the changes as field: [old, new].
+    """
+    wanted = {}
+    if email is not UNCHANGED:
+        wanted["email"] = check_email(email)
+    if name is not UNCHANGED:
+        wanted["name"] = check_name(name)
+    if is_admin is not UNCHANGED:
+        wanted["is_admin"] = bool(is_admin)
     with db.atomic("IMMEDIATE"):  # read (count admins) then write
-        if not is_admin and _admins_other_than(user) == 0:
+        current = User.get_by_id(user.id)
+        changes = {
+            k: [getattr(current, k), v] for k, v in wanted.items() if getattr(current, k) != v
+        }
+        if not changes:
+            return changes
+        if "is_admin" in changes and not wanted["is_admin"] and _admins_other_than(user) == 0:
             raise AccountError("the last administrator cannot lose admin rights")
-        User.update(is_admin=is_admin, updated_at=utcnow()).where(User.id == user.id).execute()
-        changes = {"is_admin": [not is_admin, is_admin]}
+        values = {k: new for k, (_, new) in changes.items()}
+        User.update(updated_at=utcnow(), **values).where(User.id == user.id).execute()
         audit(actor, "user.update", "user", user.username, changes, ip)
-    user.is_admin = is_admin
+    for key, value in values.items():
+        setattr(user, key, value)
+    return changes
+
+
+def change_password(user: User, current: str, new: str, keep, ip: str) -> int:
+    """The user changes their own password: the current one is required, their other sessions
+    end (`keep` is the session they are using). Returns the number of sessions ended."""
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        raise AccountError("the current password is not right")
+    check_password(new)
+    if check_password_hash(user.password_hash, new):
+        raise AccountError("the new password must differ from the current one")
+    password_hash = hash_password(new)  # slow: before the lock
+    with db.atomic("IMMEDIATE"):
+        User.update(
+            password_hash=password_hash, must_change_password=False, updated_at=utcnow()
+        ).where(User.id == user.id).execute()
+        ended = sessions.end_sessions(user, keep=keep)
+        changes = {"password": ["(old)", "(new)"], "sessions_ended": [None, ended]}
+        audit(user.username, "user.password.change", "user", user.username, changes, ip)
+    user.must_change_password = False
+    return ended
+
+
+def reset_password(actor: str, ip: str, user: User, password: str | None = None) -> str | None:
+    """An administrator sets a user's password and ends all their sessions.
+
+    Without `password`, a one-time password is generated and returned (show it once); the user
+    must change it at the next sign-in. With `password`, that password is set as is.
+    """
+    one_time = password is None
+    if one_time:
+        password = secrets.token_urlsafe(12)
+    password_hash = hash_password(check_password(password))  # slow: before the lock
+    with db.atomic("IMMEDIATE"):
+        User.update(
+            password_hash=password_hash, must_change_password=one_time, updated_at=utcnow()
+        ).where(User.id == user.id).execute()
+        ended = sessions.end_sessions(user)
+        changes = {
+            "password": ["(old)", "(one-time)" if one_time else "(new)"],
+            "must_change_password": [user.must_change_password, one_time],
+            "sessions_ended": [None, ended],
+        }
+        audit(actor, "user.password.reset", "user", user.username, changes, ip)
+    user.must_change_password = one_time
+    return password if one_time else None
 
 
 def delete_user(actor: str, ip: str, user: User) -> None:

@@ -1,4 +1,7 @@
-"""CLI: `flask users create|list|delete|token` and `flask bootstrap` (audited as actor "cli")."""
+"""CLI: `flask users create|list|update|passwd|delete|token` and `flask bootstrap`.
+
+Every change is audited as actor "cli".
+"""
 
 from __future__ import annotations
 
@@ -79,6 +82,54 @@ def list_users(query: str) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+@users_cli.command("update")
+@click.argument("username")
+@click.option("--email", default=None, help='New email address ("" removes it).')
+@click.option("--name", default=None, help='New display name ("" removes it).')
+@click.option("--admin/--no-admin", "admin", default=None, help="Grant or remove admin rights.")
+def update_user(username: str, email: str | None, name: str | None, admin: bool | None) -> None:
+    """Change a user's email, name or admin flag; the last administrator keeps theirs."""
+    given = {"email": email, "name": name, "is_admin": admin}
+    fields = {key: value for key, value in given.items() if value is not None}
+    if not fields:
+        raise click.UsageError("nothing to change: give --email, --name, --admin or --no-admin")
+    try:
+        with db.connection_context():
+            user = _user_or_fail(username)
+            changes = users.update_user(ACTOR, "", user, **fields)
+    except users.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not changes:
+        click.echo(f"{user.username}: nothing changed")
+    for key, (old, new) in changes.items():
+        click.echo(f"{user.username}: {key}: {old!s} -> {new!s}")
+
+
+@users_cli.command("passwd")
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the new password from one line of stdin."
+)
+def passwd(username: str, password_stdin: bool) -> None:
+    """Reset a password and end the user's sessions.
+
+    Without --password-stdin a one-time password is printed once, and the user must choose a
+    new one at the next sign-in; with it, the line read becomes their password.
+    """
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        with db.connection_context():
+            user = _user_or_fail(username)
+            one_time = users.reset_password(ACTOR, "", user, password)
+    except users.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    if one_time is None:
+        click.echo(f"password of {user.username} changed; their sessions have ended")
+    else:
+        click.echo(f"one-time password for {user.username}: {one_time}   (shown once)")
+        click.echo("they must choose a new password at the next sign-in")
+
+
 @users_cli.command("delete")
 @click.argument("username")
 def delete_user(username: str) -> None:
@@ -111,6 +162,7 @@ def bootstrap_command() -> None:
             users.add_user(ACTOR, "", "admin", password, name="Administrator", is_admin=True)
             click.echo(
                 f"Created the first administrator.\n  username: admin\n  "
-                f"password: {password}   (shown once; change it or keep it safe)"
+                f"password: {password}   (shown once; change it at {issuer}/account/password\n"
+                "            or with: flask --app app users passwd admin)"
             )
     click.echo(f"Gatehouse issuer: {issuer}\nAdmin pages:      {issuer}/admin/apps")

@@ -7,7 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import ValidationError
 
-from models import User
+from models import User, db
+from oauth.manage import sessions
 from oauth.manage import users as service  # the views `users`, `set_admin`... shadow names
 from oauth.manage.pages import admin_users as bp
 from oauth.session import admin_required, client_ip
@@ -34,6 +35,15 @@ class UserForm(FlaskForm):
     password = PasswordField("Password", validators=[_rule(service.check_password)])
     is_admin = BooleanField("Administrator")
     submit = SubmitField("Create user")
+
+
+class EditUserForm(FlaskForm):
+    """Edit a user's name, email and admin flag; the same rules as `flask users update`."""
+
+    email = EmailField("Email (optional)", validators=[_rule(service.check_email)])
+    name = StringField("Name (optional)", validators=[_rule(service.check_name)])
+    is_admin = BooleanField("Administrator")
+    submit = SubmitField("Save changes")
 
 
 class ConfirmForm(FlaskForm):
@@ -121,3 +131,67 @@ def delete_user(user_id: int):
             return redirect(url_for("admin_users.users"))
     body = render_template("admin_users/user_delete.html", user=user, form=form, error=error)
     return body, 400 if error and request.method == "POST" else 200
+
+
+def _render_user(user: User, form: EditUserForm, status: int = 200, one_time: str | None = None):
+    body = render_template(
+        "admin_users/user.html",
+        user=user,
+        form=form,
+        sessions=sessions.active_sessions(user),
+        device=sessions.describe_device,
+        one_time=one_time,
+        button=ConfirmForm(),
+    )
+    headers = {"Cache-Control": "no-store"} if one_time else {}  # never cache a password
+    return body, status, headers
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def user_page(user_id: int):
+    """One user: edit name, email and admin flag; reset the password; end their sessions."""
+    user = get_user_or_404(user_id)
+    form = EditUserForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            if user.id == g.actor.id and not form.is_admin.data:
+                raise service.AccountError("you cannot remove your own admin rights")
+            changes = service.update_user(
+                g.actor.username,
+                client_ip(),
+                user,
+                email=form.email.data,
+                name=form.name.data,
+                is_admin=form.is_admin.data,
+            )
+        except service.AccountError as exc:
+            form.is_admin.errors = [*form.is_admin.errors, str(exc)]
+        else:
+            flash(f"Saved {user.username}." if changes else "Nothing changed.", "success")
+            return redirect(url_for("admin_users.user_page", user_id=user.id), 303)
+    return _render_user(user, form, 400 if form.errors else 200)
+
+
+@bp.post("/users/<int:user_id>/password")
+@admin_required
+def reset_password(user_id: int):
+    """Set a one-time password, shown once on this response; the user must change it."""
+    user = get_user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    one_time = service.reset_password(g.actor.username, client_ip(), user)
+    return _render_user(user, EditUserForm(obj=user), one_time=one_time)
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@admin_required
+def end_sessions(user_id: int):
+    """End every session of the user (they must sign in again); their app tokens stay."""
+    user = get_user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    with db.atomic("IMMEDIATE"):
+        count = sessions.end_all(g.actor.username, client_ip(), user)
+    flash(f"Ended {count} session(s) of {user.username}.", "success")
+    return redirect(url_for("admin_users.user_page", user_id=user.id), 303)

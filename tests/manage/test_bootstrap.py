@@ -57,6 +57,8 @@ def test_first_run_prints_the_admin_password_once_and_it_signs_in(fresh):
     first = bootstrap(app)
     password = PASSWORD.search(first).group(1)
     assert "username: admin" in first and "shown once" in first
+    assert "change it at http://127.0.0.1:8000/account/password" in first  # how, not just "do"
+    assert "flask --app app users passwd admin" in first
     assert "Gatehouse issuer: http://127.0.0.1:8000\n" in first
     assert "Admin pages:      http://127.0.0.1:8000/admin/apps" in first
     second = bootstrap(app)
