@@ -16,7 +16,9 @@ from app import create_app
 from models import Client, db
 from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
+from oauth.rules import client_id_metadata as cimd
 from tests.helpers import ROOT
+from tests.helpers.cimd import start_doc_server
 from tests.helpers.common import make_client
 from tests.helpers.live import LiveServer, running
 
@@ -157,3 +159,14 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, "rep_" + report.when, report)
     return report
+
+
+@pytest.fixture
+def doc_server(tmp_path):
+    """A local HTTPS server of client ID metadata documents (tests.helpers.cimd)."""
+    server = start_doc_server(tmp_path)
+    cimd.clear_cache()
+    yield server
+    server.shutdown()
+    server.server_close()
+    cimd.clear_cache()

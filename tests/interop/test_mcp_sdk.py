@@ -36,9 +36,9 @@ from mcp.shared.auth import (
     OAuthClientMetadata,
     OAuthToken,
 )
-from test_cimd import self_signed
 
 from tests.helpers import ROOT
+from tests.helpers.cimd import self_signed
 from tests.helpers.common import pkce_pair
 from tests.helpers.live import LiveServer, free_port, start_live_server
 from tests.helpers.oauth_browser import drive_consent

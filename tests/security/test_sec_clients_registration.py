@@ -11,7 +11,6 @@ import socket
 from datetime import timedelta
 
 import pytest
-from test_cimd import doc_server  # noqa: F401 - the local HTTPS document server fixture
 
 from app import create_app
 from models import AccessToken, Client, TokenFamily, db, utcnow
