@@ -153,15 +153,12 @@ def test_client_metadata_document(stack, documents, tmp_path):  # noqa: F811
     assert result["calls"]["first"]["audience"] == stack.mcp_url
 
 
-def server_tools(stack: Stack, tmp_path) -> list[str]:
-    """The MCP server's tools, as the TypeScript client listed them."""
-    return run_client(stack, tmp_path, "whoami")["tools"]
-
-
-def test_step_up(stack, tmp_path):
-    if "write_note" not in server_tools(stack, tmp_path):
+def test_step_up(stack, documents, tmp_path):  # noqa: F811
+    # By metadata document, the registration MCP recommends: the SDK registers an RFC 7591
+    # client with `scope` set to what it needed then, which rightly caps it (RFC 7591 §2).
+    result = run_client(stack, tmp_path, "whoami,stepup", CLIENT_METADATA_URL=documents.url)
+    if "write_note" not in result["tools"]:
         pytest.skip("write_note not on this branch yet")
-    result = run_client(stack, tmp_path, "whoami,stepup")
 
     refused = [e for e in result["wire"] if e["status"] == 403]
     assert refused, "write_note was never refused"

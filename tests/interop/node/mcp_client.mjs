@@ -4,7 +4,8 @@
 //   MCP_URL              the MCP endpoint (its 401 starts discovery)
 //   REDIRECT_URI         the client's redirect URI (nothing listens there)
 //   CLIENT_METADATA_URL  optional: register by client ID metadata document instead of RFC 7591
-//   STEPS                comma-separated: whoami, refresh, reuse, stepup (in that order)
+//   STEPS                comma-separated: whoami, refresh, reuse, stepup (in that order;
+//                        stepup only where the server has the write_note tool)
 //
 // Talks to pytest in JSON lines. For each authorization it prints
 // {"event": "authorize", "url": ...} and reads one line back: the query of the redirect to
@@ -104,6 +105,7 @@ class TestProvider {
     if (done) throw new Error("pytest closed stdin during an authorization");
     const callback = JSON.parse(value);
     if (callback.state !== this.expectedState) throw new Error("state mismatch");
+    if (!callback.code) throw new Error(`authorization refused: ${JSON.stringify(callback)}`);
     this.authorizations.push({ url: url.href, callback });
     this.pendingCode = callback.code;
   }
@@ -203,7 +205,7 @@ if (STEPS.includes("reuse")) {
   report.calls.afterReuse = await call(session, "whoami");
 }
 
-if (STEPS.includes("stepup")) {
+if (STEPS.includes("stepup") && tools.includes("write_note")) {
   report.calls.beforeStepUp = await call(session, "whoami");
   report.calls.writeNote = await call(session, "write_note", { text: "from the TypeScript SDK" });
   report.calls.afterStepUp = await call(session, "whoami");
