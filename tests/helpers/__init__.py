@@ -6,6 +6,7 @@
 - live.py          Gatehouse under gunicorn on a free loopback port (the one live-server starter)
 - device.py        the device flow against a live server: a seeded server, a person's approval
 - oauth_browser.py a headless user agent that signs in and approves over plain HTTP
+- node.py          the Node.js clients in tests/interop/node/: npm ci, a JSON-lines conversation
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
+from tests.endpoints.test_cimd import self_signed
 from tests.helpers import ROOT
 from tests.helpers.cimd import self_signed
 from tests.helpers.common import pkce_pair
@@ -84,10 +85,12 @@ class Stack:
         self.gatehouse.stop()
 
 
-def start_stack(tmp: Path, extras: bool = True, **env: str) -> Stack:
-    """Gatehouse with alice, an introspection client and the MCP resource (with `extras`, also
-    a public client and a second resource); then the example MCP server, which starts up while
-    the remaining CLI calls run."""
+def start_stack(
+    tmp: Path, extras: bool = True, scopes: tuple[str, ...] = ("mcp",), **env: str
+) -> Stack:
+    """Gatehouse with alice, an introspection client and the MCP resource with `scopes` (with
+    `extras`, also a public client and a second resource); then the example MCP server, which
+    starts up while the remaining CLI calls run."""
     gatehouse = start_live_server(tmp, workers=2, **env)
     port = free_port()
     mcp_url = f"http://127.0.0.1:{port}/mcp"
@@ -99,7 +102,8 @@ def start_stack(tmp: Path, extras: bool = True, **env: str) -> Stack:
         process = launch_mcp_server(gatehouse.url, port, rs, tmp / "mcp_server.log")
         # One CLI write at a time: concurrent ones can fail with "database is locked".
         cli(gatehouse, "users", "create", USERNAME, "--password", PASSWORD)
-        cli(gatehouse, "resources", "add", mcp_url, "--scope", "mcp", "--owner", rs["client_id"])
+        scope_args = [arg for scope in scopes for arg in ("--scope", scope)]
+        cli(gatehouse, "resources", "add", mcp_url, *scope_args, "--owner", rs["client_id"])
         public = {"client_id": ""}
         if extras:
             public = cli_json(gatehouse, "clients", "create", "--name", "Pre-registered client",

@@ -200,7 +200,8 @@ def test_procfile_migrates_on_release_and_serves_gunicorn():
 
 @pytest.fixture
 def bare_machine(tmp_path):
-    """A PATH with bash's helpers and stubs: `apt-get` and `make` log their arguments."""
+    """A PATH with bash's helpers and stubs: `apt-get` and `make` log their arguments (and
+    the CI variable they saw, in ci.log)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "dirname"):
@@ -208,7 +209,10 @@ def bare_machine(tmp_path):
     log = tmp_path / "calls.log"
 
     def stub(name: str, exit_code: int = 0) -> None:
-        script = f'#!/bin/bash\necho "{name} $*" >> {log}\nexit {exit_code}\n'
+        script = (
+            f'#!/bin/bash\necho "{name} $*" >> {log}\necho "$CI" >> {tmp_path / "ci.log"}\n'
+            f"exit {exit_code}\n"
+        )
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
 
@@ -224,7 +228,7 @@ def bare_machine(tmp_path):
 
 
 def test_ci_installs_what_is_missing_then_runs_make_test(bare_machine):
-    code, calls = bare_machine("make", "wrk")
+    code, calls = bare_machine("make", "wrk", "node", "npm")
     assert code == 0
     assert calls[0] == "apt-get update -qq"
     assert calls[1] == "apt-get install -y -qq chromium"
@@ -232,16 +236,24 @@ def test_ci_installs_what_is_missing_then_runs_make_test(bare_machine):
 
 
 def test_ci_on_a_machine_with_everything_only_runs_make_test(bare_machine):
-    assert bare_machine("make", "chromium", "wrk") == (0, ["make test"])
+    assert bare_machine("make", "chromium", "wrk", "node", "npm") == (0, ["make test"])
+
+
+def test_ci_installs_node_and_npm_for_the_node_interop_tests(bare_machine, tmp_path):
+    code, calls = bare_machine("make", "chromium", "wrk")
+    assert code == 0
+    assert calls == ["apt-get update -qq", "apt-get install -y -qq nodejs npm", "make test"]
+    # CI is set, so the Node.js tests fail instead of skipping if node is still missing.
+    assert (tmp_path / "ci.log").read_text().splitlines()[-1] == "true"
 
 
 @pytest.mark.parametrize("make_exit", [1, 2, 5])
 def test_ci_fails_when_make_test_fails(bare_machine, make_exit):
     """Exit 5 is pytest's "no tests collected": a CI run that tested nothing must fail."""
-    code, calls = bare_machine("make", "chromium", "wrk", make_exit=make_exit)
+    code, calls = bare_machine("make", "chromium", "wrk", "node", "npm", make_exit=make_exit)
     assert calls == ["make test"] and code == make_exit
 
 
 def test_ci_installs_make_when_the_machine_has_none(bare_machine):
-    _, calls = bare_machine("chromium", "wrk")
+    _, calls = bare_machine("chromium", "wrk", "node", "npm")
     assert calls[:2] == ["apt-get update -qq", "apt-get install -y -qq make"]
