@@ -37,7 +37,6 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.endpoints.test_cimd import self_signed
 from tests.helpers import ROOT
 from tests.helpers.cimd import self_signed
 from tests.helpers.common import pkce_pair
