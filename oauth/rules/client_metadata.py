@@ -25,10 +25,10 @@ from oauth.constants import (
     RESPONSE_TYPES,
 )
 from oauth.errors import InvalidClientMetadata, InvalidRedirectUri
-from oauth.rules.redirect_uri import MAX_REDIRECT_URIS, redirect_uri_problem
+from oauth.rules.redirect_uri import MAX_REDIRECT_URIS, is_loopback_http, redirect_uri_problem
 from oauth.rules.scope import parse_scope, scope_problem
 from oauth.rules.text import text_problem
-from oauth.urls import https_url_problem
+from oauth.urls import CONTROL_OR_SPACE, https_url_problem
 
 MAX_NAME = 100
 MAX_TEXT = 200
@@ -125,10 +125,23 @@ def check_grant_types(found: Found, value: Any) -> list[str] | None:
     return grants
 
 
+def _loopback_page(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 2048 or CONTROL_OR_SPACE.search(value):
+        return False
+    try:
+        return is_loopback_http(value)
+    except ValueError:  # a malformed netloc, e.g. "http://[::1"
+        return False
+
+
 def check_page_url(found: Found, field: str, value: Any) -> str | None:
-    """A page about the client (homepage, logo, terms, policy): an https URL, or absent."""
+    """A page about the client (homepage, logo, terms, policy): https, http on loopback (a
+    local development client's own page, as MCP clients running on this machine send), or
+    absent."""
     if value is None or value == "":
         return None
+    if _loopback_page(value):
+        return value
     problem = https_url_problem(value)
     if problem:
         found.add(field, problem)

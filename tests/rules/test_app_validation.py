@@ -9,8 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models import ClientSecret, db, utcnow
+from oauth.errors import OAuthError
 from oauth.manage import apps
 from oauth.rules import client_auth
+from oauth.rules.client_metadata import check_client_metadata
 from tests.helpers.common import make_client
 
 OK = {"name": "App", "redirect_uris": ["https://app.example.com/cb"]}
@@ -202,3 +204,23 @@ def test_touch_secret_writes_at_most_once_a_minute(app):
         assert ClientSecret.get_by_id(row.id).last_used_at == start
         assert client_auth.touch_secret(row, start + timedelta(seconds=61)) is True
         assert ClientSecret.get_by_id(row.id).last_used_at == start + timedelta(seconds=61)
+
+
+@pytest.mark.parametrize(
+    ("uri", "accepted"),
+    [
+        ("https://client.example/", True),
+        ("http://localhost:6274/", True),  # a local MCP client's own page (RFC 7591 client_uri)
+        ("http://127.0.0.1/logo.png", True),
+        ("http://client.example/", False),
+        ("http://[::1", False),
+        ("javascript:alert(1)", False),
+    ],
+)
+def test_page_urls_are_https_or_loopback_http(uri, accepted):
+    data = {"redirect_uris": ["http://127.0.0.1:9/cb"], "client_uri": uri, "logo_uri": uri}
+    if accepted:
+        assert check_client_metadata(data)["client_uri"] == uri
+    else:
+        with pytest.raises(OAuthError):
+            check_client_metadata(data)
