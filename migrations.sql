@@ -243,3 +243,8 @@ CREATE INDEX mock_forced_error_endpoint ON mock_forced_error (endpoint);
 -- admin-created clients are vetted; everything else starts unvetted.
 ALTER TABLE oauth_client ADD COLUMN vetted INTEGER NOT NULL DEFAULT 0;
 UPDATE oauth_client SET vetted = 1 WHERE registration = 'admin';
+
+-- migrate: 3
+-- RFC 9068: each protected resource chooses the format of its access tokens, `jwt` or
+-- `opaque`; NULL follows GATEHOUSE_ACCESS_TOKEN_FORMAT.
+ALTER TABLE resource ADD COLUMN token_format TEXT;
