@@ -10,9 +10,10 @@ import pytest
 
 from models import AccessToken, Resource, SigningKey, db, utcnow
 from oauth import keys
+from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from oauth.rules import jwt_access_token as rule
 from tests.helpers import ISSUER
-from tests.helpers.common import basic, make_client
+from tests.helpers.common import basic, login, make_client
 from tests.helpers.tokens import client_credentials as cc
 from tests.helpers.tokens import refresh, tokens_for
 
@@ -170,3 +171,20 @@ def test_a_jwt_signed_by_a_retired_key_verifies_while_published(
         SigningKey.update(expires_at=utcnow()).where(SigningKey.kid == old_kid).execute()
     me = client.get("/api/v2/users/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 401
+
+
+def test_device_grant_gives_a_jwt_too(jwt_everywhere, app, client, user):
+    tv, _ = make_client("TV", public=True, grant_types=[DEVICE_GRANT])
+    start = client.post(
+        "/oauth2/device_authorization", data={"client_id": tv.client_id, "scope": "profile"}
+    ).get_json()
+    browser = app.test_client()
+    login(browser)
+    decided = browser.post(
+        "/oauth2/device", data={"user_code": start["user_code"], "decision": "allow"}
+    )
+    assert 'data-outcome="approved"' in decided.text
+    form = {"grant_type": DEVICE_GRANT, "device_code": start["device_code"]}
+    body = client.post("/oauth2/token", data={"client_id": tv.client_id, **form}).get_json()
+    header, claims = decode(body["access_token"])
+    assert header["typ"] == "at+jwt" and claims["sub"] == user.sub and "auth_time" in claims
