@@ -180,7 +180,7 @@ def verify(token: str, audience: str | None, issuer: str) -> dict[str, Any]:
 
 @click.group("keys")
 def keys_cli() -> None:
-    """Signing keys for id_tokens."""
+    """Signing keys for id_tokens and JWT access tokens."""
 
 
 @keys_cli.command("rotate")

@@ -23,7 +23,8 @@ from oauth.rules.id_token import PROTECTED_CLAIMS, epoch
 FORMATS = ("opaque", "jwt")
 TYP = "at+jwt"  # RFC 9068 §2.1: the `typ` header that tells access tokens from id_tokens
 ACCEPTED_TYPS = ("at+jwt", "application/at+jwt")  # RFC 9068 §4 (case-insensitive, RFC 7515)
-MAX_JWT_LENGTH = 8192  # ours are ~1 kB with a few extra claims; anything longer is not ours
+# Ours are ~1 kB; mock mode's extra claims (at most 8 KiB of JSON) can make one ~12 kB.
+MAX_JWT_LENGTH = 16 * 1024
 # Claims this profile sets itself (RFC 9068 §2.2); a user's extra claims never override them.
 RESERVED_CLAIMS = PROTECTED_CLAIMS | {"client_id", "scope", "typ"}
 

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from models import Resource, User, db, utcnow
 from oauth import crypto, keys
+from oauth.mock.provider import MAX_CLAIMS_BYTES, claims_problem
 from oauth.rules import jwt_access_token as rule
 from oauth.rules.id_token import epoch
 from tests.helpers import ISSUER
@@ -138,4 +139,14 @@ def test_expired_and_foreign_and_garbage_are_refused(app):
             assert rule.verified_claims(forged, ISSUER) is None
         assert rule.verified_claims("eyJ.not.ajwt", ISSUER) is None
         assert rule.verified_claims("gat_" + "x" * 43, ISSUER) is None
-        assert not rule.looks_like_jwt("eyJ" + "a.b.c" * 3000)
+        assert not rule.looks_like_jwt("eyJ" + "a" * rule.MAX_JWT_LENGTH + ".b.c")
+
+
+def test_the_largest_mock_claims_still_fit(app):
+    """Mock mode allows 8 KiB of extra claims; the JWT carrying them is still one of ours."""
+    with app.app_context(), db.connection_context():
+        extra = {"blob": "x" * (MAX_CLAIMS_BYTES - 20)}
+        assert claims_problem(extra) is None
+        _, body = _claims(User(sub="s", username="a", claims=extra))
+        token = rule.sign(body)
+        assert len(token) > 8192 and rule.verified_claims(token, ISSUER) == body
