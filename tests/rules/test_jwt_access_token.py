@@ -83,6 +83,13 @@ def test_extra_claims_cannot_override(name):
     assert body[name] != "x"
 
 
+@pytest.mark.parametrize("name", ["nbf", "acr", "amr", "azp", "nonce", "at_hash", "typ"])
+def test_extra_claims_cannot_add_registered_names(name):
+    """A stored extra claim like `nbf` or `acr` would change what verifiers conclude."""
+    _, body = _claims(User(sub="s", username="a", claims={name: "x"}))
+    assert name not in body
+
+
 def test_client_credentials_subject_is_the_client():
     _, body = _claims(None)
     assert body["sub"] == "app-1"  # RFC 9068 §2.2
