@@ -244,6 +244,11 @@ CREATE INDEX mock_forced_error_endpoint ON mock_forced_error (endpoint);
 ALTER TABLE oauth_client ADD COLUMN vetted INTEGER NOT NULL DEFAULT 0;
 UPDATE oauth_client SET vetted = 1 WHERE registration = 'admin';
 
+-- migrate: 3
+-- RFC 9068: each protected resource chooses the format of its access tokens, `jwt` or
+-- `opaque`; NULL follows GATEHOUSE_ACCESS_TOKEN_FORMAT.
+ALTER TABLE resource ADD COLUMN token_format TEXT;
+
 -- migrate: 5
 -- Accounts: a password an administrator reset must be changed at the next sign-in; each
 -- session remembers the device and address it started from and when it was last seen, so

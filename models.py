@@ -190,6 +190,7 @@ class Resource(BaseModel):
     scopes = TextField(default="")
     owner = ForeignKeyField(Client, null=True, backref="resources", on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
+    token_format = TextField(null=True)  # "jwt" or "opaque"; None follows the global default
 
     class Meta:
         table_name = "resource"

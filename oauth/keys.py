@@ -1,4 +1,5 @@
-"""Signing keys (kept in the database, generated once) and signed JWTs: id_tokens, JWKS.
+"""Signing keys (kept in the database, generated once) and signed JWTs: id_tokens, JWT
+access tokens (RFC 9068), JWKS.
 
 RS256 through PyJWT + cryptography. The newest unretired key signs; retired keys stay
 published in the JWKS until every token they signed has expired.
@@ -144,10 +145,11 @@ def _private(key: SigningKey) -> Any:
     return _cache[key.kid]
 
 
-def sign(claims: dict[str, Any]) -> str:
-    """Sign `claims` as a JWT with the active key, `kid` in the header."""
+def sign(claims: dict[str, Any], typ: str | None = None) -> str:
+    """Sign `claims` as a JWT with the active key, `kid` (and `typ` if given) in the header."""
     key = active_key()
-    return jwt.encode(claims, _private(key), algorithm=ALG, headers={"kid": key.kid})
+    headers = {"kid": key.kid} if typ is None else {"kid": key.kid, "typ": typ}
+    return jwt.encode(claims, _private(key), algorithm=ALG, headers=headers)
 
 
 def at_hash(access_token: str) -> str:
@@ -178,7 +180,7 @@ def verify(token: str, audience: str | None, issuer: str) -> dict[str, Any]:
 
 @click.group("keys")
 def keys_cli() -> None:
-    """Signing keys for id_tokens."""
+    """Signing keys for id_tokens and JWT access tokens."""
 
 
 @keys_cli.command("rotate")

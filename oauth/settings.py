@@ -142,6 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
     # RFC 6749 §4.1.2: a code is short-lived, 10 minutes at most.
     _seconds("CODE_TTL", 300, 1, 600, "Authorization code lifetime in seconds, 1 to 600."),
     _seconds("ACCESS_TOKEN_TTL", 3600, 1, DAY, "Access token lifetime in seconds, 1 to 86400."),
+    Setting(
+        "ACCESS_TOKEN_FORMAT",
+        "choice",
+        "opaque",
+        "Access tokens for resources that choose no format, and for the built-in API: "
+        "`opaque` or `jwt` (RFC 9068).",
+        choices=("opaque", "jwt"),
+    ),
     _seconds(
         "REFRESH_TOKEN_TTL",
         30 * DAY,

@@ -8,7 +8,7 @@ from models import AccessToken, RefreshToken, TokenFamily, db, revoke_families, 
 from oauth import crypto
 from oauth.errors import answer_oauth_errors_as_json, no_store
 from oauth.params import form_param
-from oauth.rules.bearer import token_digest
+from oauth.rules.bearer import access_token_digest, token_digest
 from oauth.rules.client_auth import authenticate_client
 
 bp = answer_oauth_errors_as_json(Blueprint("revocation", __name__, url_prefix="/oauth2"))
@@ -36,7 +36,7 @@ def revoke():
             )
             if row is not None:
                 revoke_families([row.family_id], now)
-        digest = token_digest(token, crypto.ACCESS_TOKEN)
+        digest = access_token_digest(token)  # opaque, or a JWT found by its jti
         if digest is not None:
             (
                 AccessToken.update(revoked_at=now)

@@ -1,6 +1,8 @@
 """Token issuance and refresh-token rotation (RFC 6749 §5.1, §6; OAuth 2.1 §4.3.1).
 
 Tokens are opaque, random and kind-prefixed (`gat_`, `grt_`); only SHA-256 digests are stored.
+An audience that wants JWT access tokens (RFC 9068, oauth/rules/jwt_access_token.py) gets a
+signed JWT instead of `gat_...`, stored by the digest of its `jti`.
 Every grant creates a TokenFamily; its access and refresh tokens hang off it, so one
 revocation reaches all of them. Callers run these functions inside their own transaction.
 Rows are written with `models.insert` (one fixed INSERT each, ids passed, nothing re-read).
@@ -25,7 +27,7 @@ from models import (
 )
 from oauth import crypto
 from oauth.constants import TOKEN_TYPE
-from oauth.rules import id_token
+from oauth.rules import id_token, jwt_access_token
 
 
 class TokenResponse(dict):
@@ -38,10 +40,39 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=int(current_app.config[name]))
 
 
-def _access_token(family: TokenFamily, scopes: list[str], now: datetime) -> tuple[str, int]:
-    """A new access token in `family`: (plaintext, expires_in). Never outlives the family."""
-    token, digest = crypto.new_secret(crypto.ACCESS_TOKEN)
-    expires_at = min(now + _seconds("ACCESS_TOKEN_TTL"), family.expires_at)
+def _access_token(
+    family: TokenFamily,
+    client: Client,
+    user: User | None,
+    scopes: list[str],
+    now: datetime,
+    ttl: timedelta,
+    token_format: str | None = None,
+) -> tuple[str, int]:
+    """A new access token in `family`: (plaintext, expires_in). Never outlives the family.
+
+    Opaque (`gat_...`, its digest stored) or, when the audience wants one, a JWT (RFC 9068)
+    whose `jti` digest is stored instead: either way a row, so revocation reaches it.
+    """
+    expires_at = min(now + ttl, family.expires_at)
+    issuer = current_app.config["ISSUER"]
+    default = current_app.config["ACCESS_TOKEN_FORMAT"]
+    if (token_format or jwt_access_token.format_for(family.audience, issuer, default)) == "jwt":
+        jti = jwt_access_token.new_jti()
+        claims = jwt_access_token.claims(
+            issuer=issuer,
+            audience=family.audience,
+            client_id=client.client_id,
+            user=user,
+            scopes=scopes,
+            jti=jti,
+            issued_at=now,
+            expires_at=expires_at,
+            auth_time=family.auth_time,
+        )
+        token, digest = jwt_access_token.sign(claims), jwt_access_token.jti_digest(jti)
+    else:
+        token, digest = crypto.new_secret(crypto.ACCESS_TOKEN)
     insert(
         AccessToken,
         token_hash=digest,
@@ -79,8 +110,11 @@ def _body(
     now: datetime,
     refresh_scope: str | None,
     nonce: str | None = None,
+    access_ttl: timedelta | None = None,
+    token_format: str | None = None,
 ) -> TokenResponse:
-    access, expires_in = _access_token(family, scopes, now)
+    ttl = access_ttl or _seconds("ACCESS_TOKEN_TTL")
+    access, expires_in = _access_token(family, client, user, scopes, now, ttl, token_format)
     body = TokenResponse(access_token=access, expires_in=expires_in, scope=" ".join(scopes))
     body["token_type"] = TOKEN_TYPE
     if refresh_scope is not None:
@@ -111,17 +145,21 @@ def issue(
     nonce: str | None = None,
     auth_time: datetime | None = None,
     refresh: bool = True,
+    access_ttl: timedelta | None = None,
+    token_format: str | None = None,
 ) -> TokenResponse:
     """Start a token family and return the token response body (call inside a transaction).
 
     `refresh=False` (client_credentials) issues no refresh token; the family then lives as long
     as its access token. An id_token is added when `openid` is granted and there is a user.
+    `access_ttl` and `token_format` override the configured lifetime and the audience's
+    format (the mock control API's minted tokens).
     """
     now = utcnow()
     if refresh:
         expires_at = now + _seconds("REFRESH_TOKEN_ABSOLUTE_TTL")
     else:
-        expires_at = now + _seconds("ACCESS_TOKEN_TTL")
+        expires_at = now + (access_ttl or _seconds("ACCESS_TOKEN_TTL"))
     family = insert(
         TokenFamily,
         client=client,
@@ -136,7 +174,17 @@ def issue(
         expires_at=expires_at,
     )
     refresh_scope = " ".join(scopes) if refresh else None
-    return _body(family, client, user, scopes, now, refresh_scope, nonce=nonce)
+    return _body(
+        family,
+        client,
+        user,
+        scopes,
+        now,
+        refresh_scope,
+        nonce=nonce,
+        access_ttl=access_ttl,
+        token_format=token_format,
+    )
 
 
 def rotate(

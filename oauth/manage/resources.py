@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from models import Client, Resource, audit, db
 from oauth.manage.apps import AppError, Problems
+from oauth.rules import jwt_access_token
 from oauth.rules.resource import resource_problem
 from oauth.rules.scope import parse_scope, scope_problem
 from oauth.rules.text import text_problem
@@ -12,10 +13,21 @@ from oauth.urls import canonical_uri
 
 
 def add_resource(
-    uri: str, name: str, scopes: list[str], owner_id: str | None, actor: str, ip: str = ""
+    uri: str,
+    name: str,
+    scopes: list[str],
+    owner_id: str | None,
+    actor: str,
+    ip: str = "",
+    token_format: str | None = None,
 ) -> Resource:
-    """Register a protected resource (RFC 8707 audience) under its canonical URI."""
+    """Register a protected resource (RFC 8707 audience) under its canonical URI.
+
+    `token_format` is `jwt` (RFC 9068) or `opaque`; None follows GATEHOUSE_ACCESS_TOKEN_FORMAT.
+    """
     problems: Problems = []
+    if token_format is not None and token_format not in jwt_access_token.FORMATS:
+        problems.append({"field": "token_format", "detail": "must be `jwt` or `opaque`"})
     problem = resource_problem(uri)
     if problem:
         problems.append({"field": "uri", "detail": problem})
@@ -35,9 +47,15 @@ def add_resource(
         raise AppError("The resource has problems.", problems)
     with db.atomic():
         row = Resource.create(
-            uri=canonical, name=name.strip(), scopes=" ".join(tokens or []), owner=owner
+            uri=canonical,
+            name=name.strip(),
+            scopes=" ".join(tokens or []),
+            owner=owner,
+            token_format=token_format,
         )
         changes = {"name": [None, row.name], "scopes": [None, row.scopes]}
+        if token_format is not None:
+            changes["token_format"] = [None, token_format]
         if owner is not None:
             changes["owner"] = [None, owner.client_id]
         audit(actor, "resource.add", "resource", canonical, changes, ip)

@@ -26,6 +26,15 @@ class ResourceForm(FlaskForm):
     owner = SelectField(
         "Owner (may introspect its tokens)", choices=[SelectChoice("", "No owner")], default=""
     )
+    token_format = SelectField(
+        "Access token format",
+        choices=[
+            SelectChoice("", "Server default (GATEHOUSE_ACCESS_TOKEN_FORMAT)"),
+            SelectChoice("opaque", "Opaque (resource servers introspect)"),
+            SelectChoice("jwt", "JWT, RFC 9068 (resource servers may verify locally)"),
+        ],
+        default="",
+    )
 
 
 @bp.route("/resources", methods=["GET", "POST"])
@@ -37,7 +46,10 @@ def resources():
     if form.validate_on_submit():
         try:
             args = (form.uri.data or "", form.name.data or "", (form.scopes.data or "").split())
-            row = add_resource(*args, form.owner.data or None, g.actor.username, client_ip())
+            owner, token_format = form.owner.data or None, form.token_format.data or None
+            row = add_resource(
+                *args, owner, g.actor.username, client_ip(), token_format=token_format
+            )
         except AppError as error:
             attach_problems(form, error.problems, form.uri)
         else:
@@ -45,7 +57,10 @@ def resources():
             flash(f"Added {row.uri}.", "success")
             return redirect(url_for("admin.resources"))
     rows = Resource.select().order_by(Resource.uri)
-    return render_template("admin/resources.html", form=form, resources=rows)
+    default_format = current_app.config["ACCESS_TOKEN_FORMAT"]
+    return render_template(
+        "admin/resources.html", form=form, resources=rows, default_format=default_format
+    )
 
 
 @bp.post("/resources/<int:resource_id>/delete")

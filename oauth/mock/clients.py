@@ -3,7 +3,8 @@
 GATEHOUSE_MOCK_ANY_CLIENT=1 registers an unknown `client_id` at /oauth2/authorize as a public
 client (`registration="mock"`, unvetted) with the redirect URI it used, when that URI
 passes the registration rules. Minted tokens are real: an opaque access token stored like any
-other (so introspection and /api/v2/users/me accept it) and an id_token signed with our keys.
+other (so introspection and /api/v2/users/me accept it), or a JWT access token (RFC 9068) on
+request or when the audience wants one, and an id_token signed with our keys.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 from flask import current_app
 from peewee import IntegrityError
 
-from models import AccessToken, Client, TokenFamily, User, audit, db, utcnow
+from models import Client, User, audit, db, utcnow
 from oauth.grants import issue as tokens
 from oauth.manage import apps
 from oauth.mock.provider import MOCK_ACTOR, MockError, claims_problem, mock_on
 from oauth.rules import id_token as claims
+from oauth.rules import jwt_access_token
 from oauth.rules.resource import resource_problem
 from oauth.rules.scope import parse_scope
 from oauth.urls import canonical_uri
@@ -104,6 +106,9 @@ def check_mint(data: Any, issuer: str) -> dict[str, Any]:
     ttl = data.get("expires_in", int(current_app.config["ACCESS_TOKEN_TTL"]))
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_MINT_TTL:
         problem("expires_in", f"must be an integer number of seconds, 1 to {MAX_MINT_TTL}")
+    token_format = data.get("token_format")
+    if token_format is not None and token_format not in jwt_access_token.FORMATS:
+        problem("token_format", "must be `opaque` or `jwt` (RFC 9068); omit it for the default")
     nonce = data.get("nonce")
     if nonce is not None and (not isinstance(nonce, str) or len(nonce) > 512):
         problem("nonce", "must be a string of at most 512 characters")
@@ -117,6 +122,7 @@ def check_mint(data: Any, issuer: str) -> dict[str, Any]:
         claims=dict(extra),
         expires_in=ttl,
         nonce=nonce,
+        token_format=token_format,
     )
 
 
@@ -124,14 +130,21 @@ def mint(user: User, fields: dict[str, Any], actor: str, ip: str) -> dict[str, A
     """A stored access token and a signed id_token for `user`, as checked by check_mint()."""
     client, scopes, ttl = fields["client"], fields["scopes"], fields["expires_in"]
     now = utcnow()
+    user.claims = {**(user.claims or {}), **fields["claims"]}  # these tokens only, not saved
     with db.atomic():
-        body = tokens.issue(client, user, scopes, fields["audience"], "mock", refresh=False)
-        expires_at = now + timedelta(seconds=ttl)
-        TokenFamily.update(expires_at=expires_at).where(TokenFamily.id == body.family.id).execute()
-        AccessToken.update(expires_at=expires_at).where(AccessToken.family == body.family).execute()
+        body = tokens.issue(
+            client,
+            user,
+            scopes,
+            fields["audience"],
+            "mock",
+            refresh=False,
+            auth_time=now,
+            access_ttl=timedelta(seconds=ttl),
+            token_format=fields["token_format"],
+        )
         changes = {"scope": [None, " ".join(scopes)], "audience": [None, fields["audience"]]}
         audit(actor, "token.mint", "user", user.username, changes, ip)
-    user.claims = {**(user.claims or {}), **fields["claims"]}  # this id_token only, not saved
     issuer = current_app.config["ISSUER"]
     id_token = claims.id_token(
         user,

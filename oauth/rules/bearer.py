@@ -11,9 +11,10 @@ from models import AccessToken, User, by_id, first_raw, utcnow
 from oauth import crypto
 from oauth.constants import PRM_WELL_KNOWN
 from oauth.errors import NO_STORE
+from oauth.rules import jwt_access_token
 
 BEARER_LOOKUP_SQL = "SELECT * FROM access_token WHERE token_hash = ?"
-MAX_TOKEN_LENGTH = 200  # ours are ~47 characters; anything longer is not one of ours
+MAX_TOKEN_LENGTH = 200  # opaque ones are ~47 characters; anything longer is not one of those
 
 
 def token_digest(token: str, kind: str) -> str | None:
@@ -23,13 +24,27 @@ def token_digest(token: str, kind: str) -> str | None:
     return crypto.sha256_hex(token)
 
 
+def access_token_digest(token: str) -> str | None:
+    """The stored digest of a presented access token, opaque or JWT, or None if not ours.
+
+    An opaque token (`gat_...`) costs what it always did; only a JWT-shaped token is verified
+    (RFC 9068 §4: typ, signature, iss, exp) and then found by its `jti`.
+    """
+    digest = token_digest(token, crypto.ACCESS_TOKEN)
+    if digest is not None or not jwt_access_token.looks_like_jwt(token):
+        return digest
+    claims = jwt_access_token.verified_claims(token, current_app.config["ISSUER"])
+    return jwt_access_token.jti_digest(claims["jti"]) if claims is not None else None
+
+
 def find_access_token(token: str) -> AccessToken | None:
     """The live access token row for a presented token (`.user` loaded), or None.
 
     Every bearer request runs this: two fixed indexed reads (models.first_raw), no query
-    building; `.client` loads on first use (no resource endpoint needs it).
+    building; `.client` loads on first use (no resource endpoint needs it). A JWT's `aud`
+    was signed from the same row, so callers check the row's audience as for opaque tokens.
     """
-    digest = token_digest(token, crypto.ACCESS_TOKEN)
+    digest = access_token_digest(token)
     if digest is None:
         return None
     row = first_raw(AccessToken, BEARER_LOOKUP_SQL, digest)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import current_app
 
 from models import AccessToken, Client, first_raw, utcnow
-from oauth import crypto
 from oauth.constants import TOKEN_TYPE
-from oauth.rules.bearer import token_digest
+from oauth.rules.bearer import access_token_digest
 from oauth.rules.id_token import epoch
 
 INACTIVE = {"active": False}
@@ -39,7 +38,7 @@ def may_see(row: AccessToken, caller: Client) -> bool:
 
 def introspect_token(token: str, caller: Client) -> dict:
     """The RFC 7662 §2.2 answer for `token` as seen by `caller`: one indexed lookup."""
-    digest = token_digest(token, crypto.ACCESS_TOKEN)
+    digest = access_token_digest(token)  # a JWT access token answers like an opaque one
     if digest is None:
         return INACTIVE
     row = first_raw(AccessToken, INTROSPECT_SQL, caller.id, digest)

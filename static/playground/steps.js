@@ -277,6 +277,16 @@ STEPS.inspect = async function (out) {
   } else {
     out({ t: "note", text: "No id_token: openid was not granted." });
   }
+  if (/^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(t.access_token)) {
+    // RFC 9068: a JWT access token; decoded here only to look at (the API verifies it).
+    const [ah, ap] = t.access_token.split(".");
+    out({ t: "json", title: "access_token header (a JWT, RFC 9068: typ at+jwt)", value: decodeJwtPart(ah) });
+    out({ t: "json", title: "access_token payload (base64url-decoded)", value: decodeJwtPart(ap) });
+  } else {
+    out({ t: "note", text: "The access token is opaque (gat_...): only introspection tells what it means. " +
+      "With GATEHOUSE_ACCESS_TOKEN_FORMAT=jwt (or a resource added with --token-format jwt) it is a JWT " +
+      "(RFC 9068) that a resource server can decode and verify itself; this step then shows it decoded." });
+  }
   const info = await introspect(out, t.access_token);
   out({ t: "kv", title: "The access token's audience", rows: [["aud", info.aud], ["resource asked for", S.v.prm.resource]] });
   checks(out, [

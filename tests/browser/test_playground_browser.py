@@ -122,6 +122,7 @@ def test_the_mcp_chain_end_to_end(server, watched):
 
     step = run(page, "inspect")
     assert '"kid"' in step.inner_text()
+    assert "The access token is opaque" in step.inner_text()
     for check in ("kid", "signature", "id-iss", "id-aud", "active", "aud"):
         assert verdict(page, "inspect", check) == "pass", check
     assert f'"aud": "{server.url}"' in step.inner_text()
@@ -146,6 +147,27 @@ def test_the_mcp_chain_end_to_end(server, watched):
     for check in ("revoke-200", "was-active", "inactive", "api-401"):
         assert verdict(page, "revoke", check) == "pass", check
     assert page.problems == []
+
+
+@pytest.mark.browser
+def test_a_jwt_access_token_is_shown_decoded(tmp_path, watched):
+    """With GATEHOUSE_ACCESS_TOKEN_FORMAT=jwt the inspect step decodes the access token too."""
+    live = start_live_server(tmp_path, workers=1, GATEHOUSE_ACCESS_TOKEN_FORMAT="jwt")
+    try:
+        live.flask("users", "create", "alice", "--password", PASSWORD, "--admin")
+        page = watched
+        page.goto(live.url + "/playground")
+        for name in ("401", "prm", "asm", "register", "pkce", "authorize"):
+            run(page, name)
+        authorize_and_return(page, sign_in_first=True)
+        run(page, "token")
+        text = run(page, "inspect").inner_text()
+        assert "access_token header (a jwt" in text.lower() and '"typ": "at+jwt"' in text
+        assert f'"aud": "{live.url}"' in text and '"client_id"' in text
+        run(page, "api")  # the built-in API accepts the JWT over real HTTP
+        assert '"username": "alice"' in response_of(page, "api")
+    finally:
+        live.stop()
 
 
 @pytest.mark.browser

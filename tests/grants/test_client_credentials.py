@@ -6,7 +6,8 @@ import pytest
 
 from models import AccessToken, Resource, TokenFamily, db
 from oauth import crypto
-from tests.helpers.common import basic, make_client
+from tests.helpers.common import make_client
+from tests.helpers.tokens import client_credentials as cc
 
 MCP = "https://mcp.example.com/mcp"
 
@@ -17,14 +18,6 @@ def machine(app):
     with db.connection_context():
         Resource.create(uri=MCP, scopes="mcp:read mcp:write")
     return make_client("Machine", grant_types=["client_credentials"])
-
-
-def cc(http, c, s, **form):
-    return http.post(
-        "/oauth2/token",
-        data={"grant_type": "client_credentials", **form},
-        headers=basic(c.client_id, s),
-    )
 
 
 def test_issues_an_access_token_without_user_or_refresh(client, machine):

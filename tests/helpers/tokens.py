@@ -88,3 +88,12 @@ def refresh(http, client: Client, secret: str | None, refresh_token: str, /, **e
     headers, form = auth(client, secret)
     form.update(grant_type="refresh_token", refresh_token=refresh_token, **extra)
     return http.post("/oauth2/token", data=form, headers=headers)
+
+
+def client_credentials(http, client: Client, secret: str | None, /, **form):
+    """POST a client_credentials grant, authenticating with Basic."""
+    return http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", **form},
+        headers=basic(client.client_id, secret),
+    )

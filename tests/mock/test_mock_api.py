@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import jwt
 import pytest
 
 from models import AuditEvent, MockForcedError, User, db
@@ -349,6 +350,7 @@ def test_minted_token_for_another_audience(api, resource_server):
         ({"username": "a", "claims": {"aud": "x"}}, ["client_id", "claims"]),
         ({"username": "a", "expires_in": 0}, ["client_id", "expires_in"]),
         ({"username": "a", "expires_in": "60"}, ["client_id", "expires_in"]),
+        ({"username": "a", "token_format": "JWT"}, ["client_id", "token_format"]),
     ],
 )
 def test_mint_validation(api, body, fields):
@@ -362,6 +364,30 @@ def test_mint_refuses_a_bad_username(api, resource_server):
     response = api.post("/api/v2/mock/tokens", json=body)
     assert response.status_code == 400
     assert response.get_json()["validations"][0]["field"] == "username"
+
+
+def test_minted_jwt_access_token(api, resource_server):
+    """`token_format: jwt` mints an RFC 9068 token carrying the extra claims; still revocable."""
+    rs, rs_secret = resource_server
+    body = {
+        "username": "jay",
+        "client_id": rs.client_id,
+        "scope": "openid profile",
+        "claims": {"roles": ["reader"]},
+        "expires_in": 120,
+        "token_format": "jwt",
+    }
+    minted = api.post("/api/v2/mock/tokens", json=body).get_json()
+    token = minted["access_token"]
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["roles"] == ["reader"] and claims["aud"] == ISSUER
+    assert claims["exp"] - claims["iat"] == 120 and claims["client_id"] == rs.client_id
+    assert api.get("/api/v2/users/me", headers=bearer(token)).status_code == 200
+    api.post("/oauth2/revoke", data={"token": token}, headers=basic(rs.client_id, rs_secret))
+    assert api.get("/api/v2/users/me", headers=bearer(token)).status_code == 401
+    default = {k: v for k, v in body.items() if k != "token_format"}
+    assert api.post("/api/v2/mock/tokens", json=default).get_json()["access_token"][:4] == "gat_"
 
 
 # -- across workers ------------------------------------------------------------------------
