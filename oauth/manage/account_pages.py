@@ -24,7 +24,7 @@ from models import (
     utcnow,
 )
 from oauth.errors import error_page
-from oauth.rules.consent import audience_name, is_unverified
+from oauth.rules.consent import audience_name, client_hosts, is_unverified, scope_words
 from oauth.session import client_ip, current_user, login_required
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -114,6 +114,8 @@ def apps():
         apps=authorized_apps(current_user()),
         form=RevokeForm(),
         audience_name=lambda audience: audience_name(audience, issuer),
+        scope_words=lambda app: scope_words(app.scopes, app.audiences[0], issuer),
+        client_hosts=client_hosts,
         is_unverified=is_unverified,
     )
 
