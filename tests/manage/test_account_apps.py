@@ -101,7 +101,7 @@ def test_lists_consented_and_token_apps(client, user, notes, calendar):
     assert "See your email address" in html  # the consent page's words, the name beside
     assert '<code class="muted">email</code>' in html
     assert "Access Notes MCP: notes:read" in html
-    assert "Notes MCP" in html and "https://mcp.example.com/<wbr>mcp" in html
+    assert "Notes MCP" in html and "https://mcp.example.com/</span><wbr>mcp" in html
     assert "Gatehouse account API" in html
     assert "Not reviewed" in html  # the dynamically registered one
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", html)  # Calendar's last use

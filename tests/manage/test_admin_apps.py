@@ -74,7 +74,7 @@ def test_create_shows_the_secret_once(browser, app):
     assert client.scope == "openid profile"
     assert client.token_endpoint_auth_method == "client_secret_basic"
     assert client.client_id in page
-    assert f"{app.config['ISSUER']}/<wbr>oauth2/<wbr>token" in page
+    assert f"{app.config['ISSUER']}/</span><wbr>oauth2/<wbr>token" in page
     again = browser.get(f"/admin/apps/{client.client_id}").get_data(as_text=True)
     assert secret not in again
     assert secret[-6:] in again  # listed by its last six characters
