@@ -48,6 +48,7 @@ from oauth.ops import (
     playground,
 )
 from oauth.session import current_user
+from oauth.urls import breakable
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -83,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)  # requests by endpoint and status, latency, tokens issued
     csrf.init_app(app)
     app.context_processor(lambda: {"current_user": current_user})
+    app.add_template_filter(breakable)  # URLs wrap after "/" and never inside "https://"
 
     pages = (login, account_pages, apps_pages, resources_pages, users_pages, audit, authorize)
     # Once each: apps and resources pages share "admin", users and audit "admin_users".

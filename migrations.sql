@@ -257,3 +257,18 @@ ALTER TABLE user ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE user_session ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
 ALTER TABLE user_session ADD COLUMN ip TEXT NOT NULL DEFAULT '';
 ALTER TABLE user_session ADD COLUMN last_seen_at TEXT;
+
+-- migrate: 6
+-- A value shown once (a new client secret): POST -> redirect -> GET shows it and deletes the
+-- row, so a reload shows nothing. Only ciphertext is stored; its key is in the admin's
+-- session cookie, and the row is found by the key's SHA-256.
+CREATE TABLE shown_once (
+  id INTEGER PRIMARY KEY,
+  key_hash TEXT NOT NULL UNIQUE,
+  user_session_id INTEGER NOT NULL REFERENCES user_session (id) ON DELETE CASCADE,
+  client_id INTEGER NOT NULL REFERENCES oauth_client (id) ON DELETE CASCADE,
+  ciphertext TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+);
+CREATE INDEX shown_once_user_session ON shown_once (user_session_id);
+CREATE INDEX shown_once_client ON shown_once (client_id);

@@ -368,6 +368,19 @@ class MockForcedError(BaseModel):
         table_name = "mock_forced_error"
 
 
+class ShownOnce(BaseModel):
+    """A value to show once on a page after a redirect (a new secret), as ciphertext."""
+
+    key_hash = TextField(unique=True)
+    user_session = ForeignKeyField(UserSession, on_delete="CASCADE")
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+    ciphertext = TextField()
+    expires_at = DateTimeField()
+
+    class Meta:
+        table_name = "shown_once"
+
+
 MODELS = [
     User,
     UserSession,
@@ -386,6 +399,7 @@ MODELS = [
     ThrottleEvent,
     AuditEvent,
     MockForcedError,
+    ShownOnce,
 ]
 
 

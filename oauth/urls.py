@@ -8,6 +8,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from markupsafe import Markup, escape
+
 MAX_URI_BYTES = 2048
 CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
@@ -78,3 +80,20 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+_WRAP_POINT = re.compile(r"(?<=/)(?!/)|(?=[?&#=])")
+_SCHEME_PART = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?://)?")
+
+
+def breakable(value: object) -> Markup:
+    """A URL (or any text) for a page, with <wbr> where it may wrap: after each "/" and
+    before "?", "&", "#" and "=" past the scheme, never inside "https://" or a word."""
+    text = "" if value is None else str(value)
+    scheme = _SCHEME_PART.match(text)
+    head = scheme.group(0) if scheme else ""
+    parts = _WRAP_POINT.split(text[len(head) :])
+    parts[0] = head + parts[0]  # the scheme stays with the host: "https://host/"
+    # Browsers also wrap after "-" and "//": keep such parts (`https://my-api.example/`) whole.
+    nobr = Markup('<span class="nobr">%s</span>')
+    return Markup("<wbr>").join(nobr % p if "-" in p or "/" in p[:-1] else escape(p) for p in parts)

@@ -1,4 +1,4 @@
-// Admin pages: copy buttons, and keeping a just-shown secret out of reloads and history.
+// Admin pages: copy buttons. Everything else works without scripts.
 "use strict";
 
 document.querySelectorAll("button[data-copy-target]").forEach((button) => {
@@ -13,10 +13,3 @@ document.querySelectorAll("button[data-copy-target]").forEach((button) => {
     setTimeout(() => { button.textContent = "Copy"; }, 2000);
   });
 });
-
-// A new secret arrives in the body of a POST. Point this history entry at the app page, so a
-// reload shows the app (without the secret) instead of generating another secret.
-const shown = document.querySelector("[data-replace-url]");
-if (shown) {
-  history.replaceState(null, "", shown.dataset.replaceUrl);
-}

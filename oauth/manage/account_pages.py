@@ -30,7 +30,7 @@ from models import (
 from oauth.errors import error_page
 from oauth.manage import sessions
 from oauth.manage import users as accounts
-from oauth.rules.consent import audience_name, is_unverified
+from oauth.rules.consent import audience_name, client_hosts, is_unverified, scope_words
 from oauth.session import (
     client_ip,
     current_session,
@@ -127,6 +127,8 @@ def apps():
         apps=authorized_apps(current_user()),
         form=RevokeForm(),
         audience_name=lambda audience: audience_name(audience, issuer),
+        scope_words=lambda app: scope_words(app.scopes, app.audiences[0], issuer),
+        client_hosts=client_hosts,
         is_unverified=is_unverified,
     )
 

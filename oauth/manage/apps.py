@@ -26,6 +26,9 @@ from oauth.constants import (  # noqa: F401 - admin.py and cli_clients.py read t
     CONFIDENTIAL_AUTH_METHODS,
     DEFAULT_GRANT_TYPES,
     GRANT_TYPES,
+    JWKS_PATH,
+    OIDC_WELL_KNOWN,
+    USERINFO_PATH,
 )
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_CODE  # noqa: F401 - as above
 from oauth.rules.client_metadata import FIELDS, Problems, validate_app
@@ -74,6 +77,17 @@ def timestamp(value: datetime | None) -> str | None:
 def endpoints(issuer: str) -> dict[str, str]:
     """The absolute endpoint URLs an app is configured with."""
     return {name: issuer + path for name, path in ENDPOINTS.items()}
+
+
+def documents(issuer: str) -> dict[str, str]:
+    """What an OIDC library asks for first: the issuer, its discovery document (OIDC
+    Discovery §4), the signing keys and userinfo, as absolute URLs by id."""
+    return {
+        "issuer": issuer,
+        "discovery": issuer + OIDC_WELL_KNOWN,
+        "jwks": issuer + JWKS_PATH,
+        "userinfo": issuer + USERINFO_PATH,
+    }
 
 
 def app_json(client: Client, issuer: str) -> dict[str, Any]:
@@ -203,6 +217,20 @@ def create_secret(client: Client, actor: str, ip: str = "") -> tuple[ClientSecre
         row, value = _new_secret(client, utcnow())
         audit(actor, "secret.create", "app", client.client_id, {"secret": [None, row.last6]}, ip)
     return row, value
+
+
+def live_grants_of_secret(row: ClientSecret) -> int:
+    """How many live token families (a grant's access and refresh tokens) used this secret:
+    what stops working when it is deleted."""
+    return (
+        TokenFamily.select()
+        .where(
+            TokenFamily.client_secret == row,
+            TokenFamily.revoked_at.is_null(),
+            TokenFamily.expires_at > utcnow(),
+        )
+        .count()
+    )
 
 
 def delete_secret(row: ClientSecret, actor: str, ip: str = "") -> None:

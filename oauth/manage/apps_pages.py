@@ -1,8 +1,9 @@
 """Admin pages for applications: /admin/apps (the "admin" blueprint, shared with resources).
 
-The rules are those of the JSON API (`oauth.manage.apps`); a new secret is shown once, in the
-body of the POST that made it, and is never stored anywhere in plain text (not even the
-session).
+The rules are those of the JSON API (`oauth.manage.apps`). A new secret is shown once:
+the POST that makes it keeps it encrypted (`oauth.manage.shown_once`) and redirects, and
+the GET that follows shows it and forgets it, so a reload neither shows nor mints one.
+Deleting a secret asks first and says which tokens stop working.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from wtforms import (
 
 from models import Client, ClientSecret
 from oauth.errors import error_page
-from oauth.manage import apps
+from oauth.manage import apps, shown_once
 from oauth.manage.pages import admin as bp
 from oauth.manage.pages import attach_problems
-from oauth.session import admin_required, client_ip
+from oauth.session import admin_required, client_ip, current_session
 
 GRANT_LABELS = {
     "authorization_code": "Authorization code (with PKCE)",
@@ -107,16 +108,11 @@ def get_app_or_404(client_id: str) -> Client:
     return client
 
 
-def render_app(client: Client, new_secret: str | None = None):
-    """The app page; `new_secret` is shown this once."""
-    secrets = list(client.secrets.order_by(ClientSecret.id))
-    return render_template(
-        "admin/app.html",
-        client=client,
-        secrets=secrets,
-        new_secret=new_secret,
-        endpoints=apps.endpoints(current_app.config["ISSUER"]),
-    )
+def show_secret_once(client: Client, value: str | None):
+    """Redirect (303) to the app page, which shows `value` (a new secret) once."""
+    if value is not None:
+        shown_once.keep(value, current_session(), client)
+    return redirect(url_for("admin.app_page", client_id=client.client_id), 303)
 
 
 @bp.get("/apps")
@@ -138,14 +134,29 @@ def app_new():
         form.grant_types.data = list(apps.DEFAULT_GRANT_TYPES)
     elif form.validate_on_submit() and (clean := form.checked()) is not None:
         client, secret = apps.create_client(clean, g.actor.username, client_ip(), vetted=True)
-        return render_app(client, secret)
+        return show_secret_once(client, secret)
     return render_template("admin/app_form.html", form=form, client=None)
 
 
 @bp.get("/apps/<client_id>")
 @admin_required
 def app_page(client_id: str):
-    return render_app(get_app_or_404(client_id))
+    """The app, its endpoints and secrets; a secret made just before is shown this once."""
+    client = get_app_or_404(client_id)
+    new_secret = shown_once.take(current_session(), client)
+    response = current_app.make_response(
+        render_template(
+            "admin/app.html",
+            client=client,
+            secrets=list(client.secrets.order_by(ClientSecret.id)),
+            new_secret=new_secret,
+            endpoints=apps.endpoints(current_app.config["ISSUER"]),
+            documents=apps.documents(current_app.config["ISSUER"]),
+        )
+    )
+    if new_secret is not None:
+        response.headers["Cache-Control"] = "no-store"  # never from a cache or back button
+    return response
 
 
 @bp.route("/apps/<client_id>/edit", methods=["GET", "POST"])
@@ -175,24 +186,35 @@ def app_vet(client_id: str):
 @bp.post("/apps/<client_id>/secrets")
 @admin_required
 def secret_new(client_id: str):
-    """Generate a secret and show it in this response, once."""
+    """Generate a secret; the app page this redirects to shows it, once."""
     client = get_app_or_404(client_id)
     try:
         _, value = apps.create_secret(client, g.actor.username, client_ip())
     except apps.AppError as error:
         return error_page("No secret for this app", error.message, 400)
-    return render_app(client, value)
+    return show_secret_once(client, value)
 
 
-@bp.post("/apps/<client_id>/secrets/<int:secret_id>/delete")
+@bp.route("/apps/<client_id>/secrets/<int:secret_id>/delete", methods=["GET", "POST"])
 @admin_required
 def secret_delete(client_id: str, secret_id: int):
+    """Ask first (GET: which tokens stop working); POST deletes and revokes them."""
     client = get_app_or_404(client_id)
     row = ClientSecret.get_or_none(ClientSecret.id == secret_id, ClientSecret.client == client)
-    if row is not None:
-        apps.delete_secret(row, g.actor.username, client_ip())
-        flash(f"Deleted the secret ending in {row.last6}; its tokens no longer work.", "success")
-    return redirect(url_for("admin.app_page", client_id=client.client_id))
+    if row is None:
+        abort(404)
+    if request.method == "GET":
+        others = client.secrets.where(ClientSecret.id != row.id).count()
+        return render_template(
+            "admin/secret_delete.html",
+            client=client,
+            secret=row,
+            grants=apps.live_grants_of_secret(row),
+            others=others,
+        )
+    apps.delete_secret(row, g.actor.username, client_ip())
+    flash(f"Deleted the secret ending in {row.last6}; its tokens no longer work.", "success")
+    return redirect(url_for("admin.app_page", client_id=client.client_id), 303)
 
 
 @bp.route("/apps/<client_id>/delete", methods=["GET", "POST"])

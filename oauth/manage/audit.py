@@ -6,6 +6,9 @@ reads them, newest first, filtered by exact actor or target and by action or act
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import render_template, request
 from peewee import Select
 
@@ -33,6 +36,25 @@ def audit_query(filters: dict[str, str]) -> Select:
     return query
 
 
+def as_json(value: Any) -> str:
+    """A recorded value as people should read it: JSON (`["a"]`, `true`, `null`), not repr."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def change_lines(changes: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Each changed field as {"field", "before", "after"} (JSON text); a value recorded alone
+    has only "value". Fields whose before and after are equal are left out."""
+    lines = []
+    for field, change in (changes or {}).items():
+        if isinstance(change, list) and len(change) == 2:
+            if change[0] != change[1]:
+                lines.append({"field": field, "before": as_json(change[0]),
+                              "after": as_json(change[1])})  # fmt: skip
+        else:
+            lines.append({"field": field, "value": as_json(change)})
+    return lines
+
+
 @bp.get("/audit")
 @admin_required
 def audit_log():
@@ -50,4 +72,5 @@ def audit_log():
         filter_args={key: value for key, value in filters.items() if value},
         page=page,
         more=more,
+        change_lines=change_lines,
     )

@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from markupsafe import Markup, escape
+
+# Section headings: the tag names are identifiers ("api"), people read titles.
+TAG_TITLES = {
+    "discovery": "Discovery",
+    "protocol": "OAuth protocol endpoints",
+    "registration": "Client registration",
+    "api": "The built-in API",
+    "management": "Management API",
+    "mock": "Mock control API",
+    "operations": "Operations",
+}
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+
+
+def inline_text(text: str | None) -> Markup:
+    """A description as HTML: escaped, with `inline code` (CommonMark's one rule we use)
+    as <code>, so no literal backtick reaches the page."""
+    parts = _INLINE_CODE.split(text or "")
+    return Markup("").join(
+        Markup("<code>%s</code>") % part if odd else escape(part)
+        for odd, part in ((i % 2 == 1, part) for i, part in enumerate(parts))
+    )
 
 
 def _type_of(schema: dict[str, Any]) -> str:
@@ -36,7 +61,11 @@ def fields(schema: dict[str, Any], schemas: dict[str, Any]) -> list[dict[str, An
 
 def reference(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The document regrouped by tag for the HTML reference: sections of operations."""
-    sections = {tag["name"]: {**tag, "operations": []} for tag in doc["tags"]}
+    sections = {
+        tag["name"]: {**tag, "title": TAG_TITLES.get(tag["name"], tag["name"].capitalize()),
+                      "operations": []}
+        for tag in doc["tags"]
+    }  # fmt: skip
     for path, item in doc["paths"].items():
         shared = item.get("parameters", [])
         for method, operation in item.items():

@@ -7,7 +7,7 @@ from peewee import PeeweeException
 
 from models import db
 from oauth.ops import metrics, openapi
-from oauth.ops.api_docs import reference, schema_tables
+from oauth.ops.api_docs import inline_text, reference, schema_tables
 from oauth.params import bearer_token
 from oauth.session import current_user, personal_token_user
 from oauth.urls import is_loopback_host
@@ -62,4 +62,6 @@ def api_docs():
     doc = openapi.document(current_app.config["ISSUER"], current_app.config["MOCK"])
     sections = reference(doc)
     schemas = schema_tables(doc)
-    return render_template("ops/api_docs.html", doc=doc, sections=sections, schemas=schemas)
+    return render_template(
+        "ops/api_docs.html", doc=doc, sections=sections, schemas=schemas, text=inline_text
+    )

@@ -54,6 +54,12 @@ def host_of(uri: str) -> str:
     return parts.scheme + ":"
 
 
+def client_hosts(client: Client) -> list[str]:
+    """Where an app sends people back to (its redirect URIs' hosts, each once): with the
+    client ID, what tells two apps of the same name apart."""
+    return list(dict.fromkeys(host_of(uri) for uri in client.redirect_uris))
+
+
 def is_unverified(client: Client) -> bool:
     """Whether no administrator created or vetted this client (it registered itself)."""
     return not client.vetted

@@ -10,7 +10,7 @@ from tests.helpers.live import running
 
 PASSWORD = "admin password 123"
 SECRET = re.compile(r"^gcs_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
-NOTICE = "Copy it now, it will not be shown again"
+NOTICE = "Copy it now: it is shown this once"
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_admin_creates_app_sees_secret_once_and_deletes_it(server, page):
     page.wait_for_selector("#new-secret")  # the first secret comes with the new app
     client_id = page.inner_text("#client-id")
     app_url = f"{server.url}/admin/apps/{client_id}"
-    page.wait_for_url(app_url)  # admin.js moved the history entry off the POST
+    page.wait_for_url(app_url)  # POST -> redirect -> GET: the history entry is the app page
 
     page.click("#generate-secret")
     page.wait_for_url(app_url)
@@ -76,7 +76,7 @@ def test_audit_log_keeps_times_actions_and_ips_on_one_line(server, page):
     server.flask("users", "create", "root", "--password", PASSWORD, "--admin")
     uri = "https://app.example.com/" + "callback/" * 6
     server.flask("clients", "create", "--name", "An app with a long name", "--redirect-uri", uri)
-    page.set_viewport_size({"width": 1024, "height": 800})
+    page.set_viewport_size({"width": 1280, "height": 800})  # issue 12: readable at 1280 px
     page.goto(server.url + "/login?next=/admin/audit")
     page.fill("input[name=username]", "root")
     page.fill("input[name=password]", PASSWORD)

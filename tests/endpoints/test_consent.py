@@ -63,7 +63,9 @@ def test_consent_page_says_who_asks_for_what(client, app_client, user):
         "Access Notes MCP: notes:read",
     ):
         assert words in html
-    assert "Notes MCP" in html and "https://mcp.example.com/mcp" in html
+    assert (
+        "Notes MCP" in html and "https://mcp.example.com/</span><wbr>mcp" in html
+    )  # wraps after /
     assert 'id="unverified-warning"' not in html
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Frame-Options"] == "DENY"  # no clickjacking of the Allow button

@@ -98,8 +98,10 @@ def test_lists_consented_and_token_apps(client, user, notes, calendar):
     grant_tokens(calendar, user, audience="https://mcp.example.com/mcp", scope="notes:read", ago=60)
     html = client.get("/account/apps").get_data(as_text=True)
     assert "Notes App" in html and "Calendar App" in html
-    assert "<code>email</code>" in html and "<code>notes:read</code>" in html
-    assert "Notes MCP" in html and "https://mcp.example.com/mcp" in html
+    assert "See your email address" in html  # the consent page's words, the name beside
+    assert '<code class="muted">email</code>' in html
+    assert "Access Notes MCP: notes:read" in html
+    assert "Notes MCP" in html and "https://mcp.example.com/</span><wbr>mcp" in html
     assert "Gatehouse account API" in html
     assert "Not reviewed" in html  # the dynamically registered one
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", html)  # Calendar's last use

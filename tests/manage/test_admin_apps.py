@@ -60,19 +60,21 @@ def test_list_shows_apps_and_marks_dynamic_ones(browser):
 
 def test_create_shows_the_secret_once(browser, app):
     response = browser.post("/admin/apps/new", data=FORM)
-    assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "no-store"
-    page = response.get_data(as_text=True)
-    assert "Copy it now, it will not be shown again" in page
-    secret = SECRET.search(page).group(0)
-    assert [crypto.sha256_hex(secret)] == stored_secret_hashes()
     with db.connection_context():
         client = Client.get()
+    assert response.status_code == 303  # POST -> redirect -> GET: a reload mints nothing
+    assert response.headers["Location"] == f"/admin/apps/{client.client_id}"
+    response = browser.get(response.headers["Location"])
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert "Copy it now: it is shown this once" in page
+    secret = SECRET.search(page).group(0)
+    assert [crypto.sha256_hex(secret)] == stored_secret_hashes()
     assert client.redirect_uris == ["https://web.example.com/cb", "http://127.0.0.1/cb"]
     assert client.scope == "openid profile"
     assert client.token_endpoint_auth_method == "client_secret_basic"
     assert client.client_id in page
-    assert f"{app.config['ISSUER']}/oauth2/token" in page
+    assert f"{app.config['ISSUER']}/</span><wbr>oauth2/<wbr>token" in page
     again = browser.get(f"/admin/apps/{client.client_id}").get_data(as_text=True)
     assert secret not in again
     assert secret[-6:] in again  # listed by its last six characters
@@ -124,15 +126,16 @@ def test_edit_prefills_and_saves_with_audit(browser):
 def test_generate_and_delete_secret(browser):
     client, first = make_client()
     response = browser.post(f"/admin/apps/{client.client_id}/secrets")
-    page = response.get_data(as_text=True)
-    assert "Copy it now, it will not be shown again" in page
-    assert 'data-replace-url="/admin/apps/' in page  # admin.js keeps reloads off the POST
+    assert response.status_code == 303
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Copy it now: it is shown this once" in page
+    assert "data-replace-url" not in page  # no script needed to keep reloads off the POST
     secret = SECRET.search(page).group(0)
     assert secret != first and len(stored_secret_hashes()) == 2
     with db.connection_context():
         old = ClientSecret.get(ClientSecret.last6 == first[-6:])
     response = browser.post(f"/admin/apps/{client.client_id}/secrets/{old.id}/delete")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert stored_secret_hashes() == [crypto.sha256_hex(secret)]
 
 

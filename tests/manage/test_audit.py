@@ -113,11 +113,14 @@ def test_every_admin_action_and_sign_in_is_audited(client, runner, admin, user):
     changed field, IP; and nowhere a password, secret or hash."""
     login(client, "root", "wrong password")
     login(client, "root", "admin password 123")
-    page = client.post("/admin/apps/new", data=FORM).get_data(as_text=True)
+    page = client.post("/admin/apps/new", data=FORM, follow_redirects=True).text
     app_id = re.search(r'<code id="client-id">([^<]+)</code>', page).group(1)
     first = re.search(r"gcs_[A-Za-z0-9_-]+", page).group(0)
     client.post(f"/admin/apps/{app_id}/edit", data={**FORM, "name": "Renamed"})
-    second = re.search(r"gcs_[A-Za-z0-9_-]+", client.post(f"/admin/apps/{app_id}/secrets").text)
+    second = re.search(
+        r"gcs_[A-Za-z0-9_-]+",
+        client.post(f"/admin/apps/{app_id}/secrets", follow_redirects=True).text,
+    )
     with db.connection_context():
         first_id = ClientSecret.get(ClientSecret.last6 == first[-6:]).id
         hashes = [s.secret_hash for s in ClientSecret.select()]

@@ -75,7 +75,7 @@ def test_first_run_prints_the_admin_password_once_and_it_signs_in(fresh):
         "redirect_uris": "https://app.example.com/cb",
         "grant_types": ["authorization_code"],
     }
-    created = client.post("/admin/apps/new", data=form)
+    created = client.post("/admin/apps/new", data=form, follow_redirects=True)
     assert created.status_code == 200 and "New client secret" in created.get_data(as_text=True)
 
 

@@ -266,3 +266,11 @@ def test_api_docs_page_shows_every_operation_from_this_server(client):
     # Server-side rendered: no script, and nothing fetched from another origin.
     assert "<script" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_api_docs_page_renders_its_text(client):
+    """Inline `code` in descriptions becomes <code>; headings are titles, not tag names."""
+    html = client.get("/api/docs").get_data(as_text=True)
+    assert "`" not in html
+    assert "<h2>Api</h2>" not in html and "<h2>The built-in API</h2>" in html
+    assert "<code>validations</code>" in html

@@ -53,7 +53,7 @@ def test_admin_ui_api_and_cli_create_vetted_clients(client, runner, admin):
     login(client, "root", "admin password 123")
     form = {"name": "UI", "client_type": "confidential", "token_endpoint_auth_method": ""}
     form.update(redirect_uris="https://u.example/cb", grant_types=["authorization_code"])
-    page = client.post("/admin/apps/new", data=form)
+    page = client.post("/admin/apps/new", data=form, follow_redirects=True)
     ui_id = re.search(r'<code id="client-id">([^<]+)</code>', page.get_data(as_text=True)).group(1)
     assert stored(ui_id).vetted
 
