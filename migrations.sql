@@ -243,3 +243,11 @@ CREATE INDEX mock_forced_error_endpoint ON mock_forced_error (endpoint);
 -- admin-created clients are vetted; everything else starts unvetted.
 ALTER TABLE oauth_client ADD COLUMN vetted INTEGER NOT NULL DEFAULT 0;
 UPDATE oauth_client SET vetted = 1 WHERE registration = 'admin';
+
+-- migrate: 4
+-- SEP-837 / OIDC Registration §2: whether a client declared its application_type. A declared
+-- `web` client registers https redirect URIs only; one that left it out (stored as the default
+-- `web`) keeps the loopback and private-use redirects MCP clients used before SEP-837. A stored
+-- `native` was always declared (it is never the default).
+ALTER TABLE oauth_client ADD COLUMN application_type_declared INTEGER NOT NULL DEFAULT 0;
+UPDATE oauth_client SET application_type_declared = 1 WHERE application_type = 'native';
