@@ -80,3 +80,18 @@ def test_authorization_server_advertises_offline_access_for_oidc_clients(client,
     # client's refresh_token grant (OAuth 2.1), with or without offline_access.
     metadata = client.get("/.well-known/oauth-authorization-server").get_json()
     assert "offline_access" in metadata["scopes_supported"]
+
+
+def test_a_self_registered_client_may_step_up_beyond_its_registered_scope(client, app, user):
+    # The MCP SDK registers with the first challenge's scope and never registers again; the
+    # step-up asks for more. An administrator's list still limits a vetted client.
+    sign_in(client)
+    with db.connection_context():
+        Resource.create(uri=MCP, name="Notes MCP", scopes="mcp mcp:write")
+    dynamic = make_client(scope="mcp offline_access", registration="dynamic")[0]
+    vetted = make_client(scope="mcp offline_access")[0]
+    for row, status in ((dynamic, 200), (vetted, 302)):
+        query = params(row.client_id, scope="mcp mcp:write", resource=MCP)
+        response = client.get("/oauth2/authorize", query_string=query)
+        assert response.status_code == status
+    assert "invalid_scope" in response.headers["Location"]
