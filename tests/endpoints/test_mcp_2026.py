@@ -80,6 +80,9 @@ def test_authorization_server_advertises_offline_access_for_oidc_clients(client,
     # client's refresh_token grant (OAuth 2.1), with or without offline_access.
     metadata = client.get("/.well-known/oauth-authorization-server").get_json()
     assert "offline_access" in metadata["scopes_supported"]
+    # SEP-2351: the RFC 8414 default suffix, with the issuer exactly as clients compare it.
+    assert metadata["issuer"] == ISSUER and not ISSUER.endswith("/")
+    assert metadata["authorization_response_iss_parameter_supported"] is True  # RFC 9207
 
 
 def test_a_self_registered_client_may_step_up_beyond_its_registered_scope(client, app, user):
