@@ -60,17 +60,21 @@ class StepUp:
     client can re-authorize for the union of what it had and what is asked.
     """
 
-    def __init__(self, app: ASGIApp, tool_scopes: dict[str, list[str]], path: str, prm: str):
-        self.app, self.tool_scopes, self.path, self.prm = app, tool_scopes, path, prm
+    def __init__(
+        self, app: ASGIApp, base: str, tool_scopes: dict[str, list[str]], path: str, prm: str
+    ):
+        self.app, self.base, self.tool_scopes, self.path, self.prm = (
+            app, base, tool_scopes, path, prm
+        )  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].rstrip("/") != self.path
-            or not isinstance(user, AuthenticatedUser)  # no token: RequireAuthMiddleware's 401
-        ):
+        ours = scope["type"] == "http" and scope["path"].rstrip("/") == self.path
+        if ours and not isinstance(user, AuthenticatedUser):
+            # RequireAuthMiddleware's 401, plus the scope clients should ask for first.
+            await self.app(scope, receive, self.scoped_401(send))
+            return
+        if not ours or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         body, more = b"", True
@@ -83,6 +87,21 @@ class StepUp:
             await self.challenge(send, needed)
             return
         await self.app(scope, replay(body, more, receive), send)
+
+    def scoped_401(self, send: Send) -> Send:
+        """`send`, adding `scope="<base>"` to a 401's challenge (MCP: the RS SHOULD name it)."""
+
+        async def send_scoped(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"www-authenticate":
+                        value += f', scope="{self.base}"'.encode()
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return send_scoped
 
     def scopes_needed(self, body: bytes) -> list[str]:
         """The scopes the tool called in this JSON-RPC body needs (none for other requests)."""
@@ -178,7 +197,7 @@ def create_app(server: MCPServer, url: str, host: str, scope: str = "mcp") -> St
     prm = str(build_resource_metadata_url(url))  # the URL the SDK's own 401 names
     tool_scopes = {"write_note": [scope, WRITE_SCOPE]}
     # Appended last, so it runs after AuthenticationMiddleware has put the token on the scope.
-    app.user_middleware.append(Middleware(StepUp, tool_scopes, urlsplit(url).path, prm))
+    app.user_middleware.append(Middleware(StepUp, scope, tool_scopes, urlsplit(url).path, prm))
     return app
 
 

@@ -452,6 +452,7 @@ def test_token_for_another_resource_is_refused(stack):
     challenge = refused.headers["www-authenticate"]
     assert 'error="invalid_token"' in challenge
     assert "resource_metadata=" in challenge
+    assert challenge.endswith(', scope="mcp"')  # the base scope, never offline_access
     assert accepted.status_code not in (401, 403)
 
 
