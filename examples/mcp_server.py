@@ -70,11 +70,12 @@ class StepUp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
         ours = scope["type"] == "http" and scope["path"].rstrip("/") == self.path
-        if ours and not isinstance(user, AuthenticatedUser):
-            # RequireAuthMiddleware's 401, plus the scope clients should ask for first.
-            await self.app(scope, receive, self.scoped_401(send))
+        if not ours:
+            await self.app(scope, receive, send)
             return
-        if not ours or scope["method"] != "POST":
+        # RequireAuthMiddleware's 401 and 403, plus the scope every call here needs.
+        send = self.scoped(send)
+        if scope["method"] != "POST" or not isinstance(user, AuthenticatedUser):
             await self.app(scope, receive, send)
             return
         body, more = b"", True
@@ -88,14 +89,15 @@ class StepUp:
             return
         await self.app(scope, replay(body, more, receive), send)
 
-    def scoped_401(self, send: Send) -> Send:
-        """`send`, adding `scope="<base>"` to a 401's challenge (MCP: the RS SHOULD name it)."""
+    def scoped(self, send: Send) -> Send:
+        """`send`, adding `scope="<base>"` to a 401 or 403 challenge that names no scope (MCP:
+        the RS SHOULD name it)."""
 
         async def send_scoped(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401:
+            if message["type"] == "http.response.start" and message["status"] in (401, 403):
                 headers = []
                 for name, value in message.get("headers", []):
-                    if name.lower() == b"www-authenticate":
+                    if name.lower() == b"www-authenticate" and b"scope=" not in value:
                         value += f', scope="{self.base}"'.encode()
                     headers.append((name, value))
                 message = {**message, "headers": headers}
