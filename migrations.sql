@@ -249,6 +249,14 @@ UPDATE oauth_client SET vetted = 1 WHERE registration = 'admin';
 -- `opaque`; NULL follows GATEHOUSE_ACCESS_TOKEN_FORMAT.
 ALTER TABLE resource ADD COLUMN token_format TEXT;
 
+-- migrate: 4
+-- SEP-837 / OIDC Registration §2: whether a client declared its application_type. A declared
+-- `web` client registers https redirect URIs only; one that left it out (stored as the default
+-- `web`) keeps the loopback and private-use redirects MCP clients used before SEP-837. A stored
+-- `native` was always declared (it is never the default).
+ALTER TABLE oauth_client ADD COLUMN application_type_declared INTEGER NOT NULL DEFAULT 0;
+UPDATE oauth_client SET application_type_declared = 1 WHERE application_type = 'native';
+
 -- migrate: 5
 -- Accounts: a password an administrator reset must be changed at the next sign-in; each
 -- session remembers the device and address it started from and when it was last seen, so

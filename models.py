@@ -148,7 +148,8 @@ class Client(BaseModel):
     contacts = JSONField(default=list)
     software_id = TextField(null=True)
     software_version = TextField(null=True)
-    application_type = TextField(default="web")
+    application_type = TextField(default="web")  # OIDC Registration §2: web | native
+    application_type_declared = BooleanField(default=False)  # False: the client left it out
     registration = TextField(default="admin")  # admin | dynamic | metadata_document | mock
     vetted = BooleanField(default=False)  # created or approved by an administrator
     registration_token_hash = TextField(null=True, unique=True)

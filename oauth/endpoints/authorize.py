@@ -111,7 +111,11 @@ def _proceed(req: AuthorizationRequest, client: Client, params: dict) -> Respons
     pending = consent_rules.sign_pending(req, user_session, current_app.config["SECRET_KEY"])
     form = ConsentForm(pending=pending)
     context = consent_rules.consent_context(
-        req, client, user_session.user, current_app.config["ISSUER"]
+        req,
+        client,
+        user_session.user,
+        current_app.config["ISSUER"],
+        remembered.scope if remembered else None,
     )
     return render_template("authorize/consent.html", form=form, **context)
 

@@ -173,7 +173,8 @@ def protected_resource_metadata(resource: str, issuer: str) -> dict[str, Any] | 
         row = Resource.by_uri(resource)
         if row is None:
             return None
-        doc["scopes_supported"] = row.scope_list
+        # SEP-2207: offline_access is the AS's business, never a resource's scope to advertise
+        doc["scopes_supported"] = [s for s in row.scope_list if s != "offline_access"]
         doc["resource_name"] = row.name or row.uri
     doc["bearer_methods_supported"] = ["header"]
     return doc

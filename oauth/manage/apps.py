@@ -31,7 +31,12 @@ from oauth.constants import (  # noqa: F401 - admin.py and cli_clients.py read t
     USERINFO_PATH,
 )
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_CODE  # noqa: F401 - as above
-from oauth.rules.client_metadata import FIELDS, Problems, validate_app
+from oauth.rules.client_metadata import (
+    FIELDS,
+    Problems,
+    management_application_type,
+    validate_app,
+)
 
 
 class AppError(ValueError):
@@ -45,7 +50,8 @@ class AppError(ValueError):
 
 def app_fields(client: Client) -> dict[str, Any]:
     """The editable fields of a stored app, as validate_app() returns them."""
-    return {field: getattr(client, field) for field in FIELDS}
+    fields = {field: getattr(client, field) for field in FIELDS}
+    return {**fields, "application_type": management_application_type(client)}
 
 
 def validate_update(client: Client, data: Any, partial: bool) -> tuple[dict, Problems]:

@@ -66,6 +66,15 @@ class AppForm(FlaskForm):
             SelectChoice("none", "none (public clients)"),
         ],
     )
+    application_type = SelectField(
+        "Application type (OIDC Registration §2)",
+        default="",
+        choices=[
+            SelectChoice("", "Not declared: web, but loopback and private-use redirects allowed"),
+            SelectChoice("web", "web: https redirect URIs on a public host only"),
+            SelectChoice("native", "native: loopback http, private-use schemes or https"),
+        ],
+    )
     redirect_uris = TextAreaField("Redirect URIs, one per line")
     grant_types = CheckboxesField(
         "Grant types", choices=[SelectChoice(*item) for item in GRANT_LABELS.items()]
@@ -86,6 +95,7 @@ class AppForm(FlaskForm):
             "scope": self.scope.data or "",
             "logo_uri": self.logo_uri.data,
             "client_uri": self.client_uri.data,
+            "application_type": self.application_type.data or None,
         }
 
     def load(self, client: Client) -> None:
@@ -93,6 +103,7 @@ class AppForm(FlaskForm):
         for field, value in apps.app_fields(client).items():
             self[field].data = value
         self.redirect_uris.data = "\n".join(client.redirect_uris)
+        self.application_type.data = self.application_type.data or ""
 
     def checked(self) -> dict | None:
         """The clean payload, or None after attaching every problem to its field."""

@@ -25,7 +25,12 @@ from oauth.constants import (
     RESPONSE_TYPES,
 )
 from oauth.errors import InvalidClientMetadata, InvalidRedirectUri
-from oauth.rules.redirect_uri import MAX_REDIRECT_URIS, is_loopback_http, redirect_uri_problem
+from oauth.rules.redirect_uri import (
+    MAX_REDIRECT_URIS,
+    is_loopback_http,
+    redirect_uri_problem,
+    uses_loopback_host,
+)
 from oauth.rules.scope import parse_scope, scope_problem
 from oauth.rules.text import text_problem
 from oauth.urls import CONTROL_OR_SPACE, https_url_problem
@@ -111,6 +116,22 @@ def check_redirect_uris(found: Found, field: str, value: Any) -> list[str] | Non
         if problem:
             found.add(f"{field}[{i}]", f"{uri[:100]!r} {problem}", redirect=True)
     return uris
+
+
+def check_application_type(found: Found, kind: Any, uris: list[str] | None) -> None:
+    """The redirect URIs an application type may register (OIDC Registration §2, SEP-837).
+
+    `native`: loopback http, private-use schemes or claimed https (RFC 8252 §7), all that
+    rules/redirect_uri.py allows. `web`: https only, never on a loopback host. Not declared
+    (`None`, stored as the default `web`): as native, so MCP clients that predate SEP-837 keep
+    their loopback redirects.
+    """
+    if kind != "web":
+        return
+    for i, uri in enumerate(uris or []):
+        if uri.partition(":")[0].lower() != "https" or uses_loopback_host(uri):
+            detail = f"{uri[:100]!r} is not allowed for a web client: use https on a public host"
+            found.add(f"redirect_uris[{i}]", f"{detail}, or declare application_type native", True)
 
 
 def check_grant_types(found: Found, value: Any) -> list[str] | None:
@@ -205,6 +226,7 @@ FIELDS = (
     "scope",
     "logo_uri",
     "client_uri",
+    "application_type",
 )
 
 
@@ -220,6 +242,7 @@ def _defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     full.setdefault("scope", "")
     full.setdefault("logo_uri", None)
     full.setdefault("client_uri", None)
+    full.setdefault("application_type", None)
     return full
 
 
@@ -258,8 +281,24 @@ def validate_app(data: Any, partial: bool = False) -> tuple[dict[str, Any], Prob
     for field in ("logo_uri", "client_uri"):
         if field in data:
             clean[field] = check_page_url(found, field, data[field])
+    if "application_type" in data:
+        # null or "": not declared (stored as the default web, with the native URI rules)
+        clean.update(declared_application_type(found, data["application_type"] or None))
+        check_application_type(found, data["application_type"], clean.get("redirect_uris"))
     check_combination(found, clean)
     return clean, found.as_list()
+
+
+def declared_application_type(found: Found, kind: Any) -> dict[str, Any]:
+    """The two columns for an application_type that was declared (`kind`) or not (None)."""
+    if kind is not None:
+        check_choice(found, "application_type", kind, APPLICATION_TYPES)
+    return {"application_type": kind or "web", "application_type_declared": kind is not None}
+
+
+def management_application_type(client: Client) -> str | None:
+    """The management shape of a stored application_type: None when it was not declared."""
+    return client.application_type if client.application_type_declared else None
 
 
 # -- the RFC 7591 shape: dynamic registration and metadata documents ---------------------------
@@ -271,7 +310,6 @@ FIELD_CHECKS: dict[str, Callable[[Found, Any], Any]] = {
     ),
     "contacts": check_contacts,
     "scope": check_scope_value,
-    "application_type": lambda f, v: check_choice(f, "application_type", v, APPLICATION_TYPES),
     **{field: (lambda f, v, n=field: check_page_url(f, n, v)) for field in URL_FIELDS},
     **{field: (lambda f, v, n=field: check_text(f, n, v)) for field in TEXT_FIELDS},
 }
@@ -323,9 +361,11 @@ def check_client_metadata(
         "post_logout_redirect_uris": [],
         "contacts": [],
         "scope": "",
-        "application_type": "web",
+        **declared_application_type(found, data.get("application_type")),
         **dict.fromkeys(URL_FIELDS + TEXT_FIELDS),
     }
+    found.raise_first()
+    check_application_type(found, data.get("application_type"), clean["redirect_uris"])
     check_combination(found, clean)
     for field, check in FIELD_CHECKS.items():
         if field in data:

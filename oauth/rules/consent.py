@@ -65,8 +65,18 @@ def is_unverified(client: Client) -> bool:
     return not client.vetted
 
 
-def consent_context(req: AuthorizationRequest, client: Client, user: User, issuer: str) -> dict:
-    """Everything the consent page shows (template variables)."""
+def consent_context(
+    req: AuthorizationRequest, client: Client, user: User, issuer: str, remembered: str | None
+) -> dict:
+    """Everything the consent page shows (template variables).
+
+    With a remembered consent (`remembered`, its scope), each scope says whether it is new:
+    a step-up (MCP SEP-2350) asks for the union, and people should see what changes.
+    """
+    allowed = set((remembered or "").split())
+    scopes = scope_words(req.scope, req.audience, issuer)
+    if remembered is not None:
+        scopes = [{**item, "new": item["scope"] not in allowed} for item in scopes]
     return {
         "client": client,
         "user": user,
@@ -75,7 +85,7 @@ def consent_context(req: AuthorizationRequest, client: Client, user: User, issue
         "document_host": host_of(client.client_id)
         if client.registration == "metadata_document"
         else None,
-        "scopes": scope_words(req.scope, req.audience, issuer),
+        "scopes": scopes,
         "audience": req.audience,
         "audience_name": audience_name(req.audience, issuer),
     }

@@ -56,6 +56,14 @@ def redirect_uri_problem(uri: str) -> str | None:
     return None
 
 
+def uses_loopback_host(uri: str) -> bool:
+    """Whether `uri` points at this machine (any scheme): 127.0.0.1, [::1] or localhost."""
+    try:
+        return host_of(urlsplit(uri).netloc) in LOOPBACK_HOSTS
+    except ValueError:
+        return False
+
+
 def is_loopback_http(uri: str) -> bool:
     parts = urlsplit(uri)
     return parts.scheme == "http" and host_of(parts.netloc) in LOOPBACK_HOSTS

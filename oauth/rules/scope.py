@@ -83,8 +83,18 @@ def select_scopes(requested: list[str], known: set[str], allowed: list[str]) -> 
 
 def check_requested_scope(client: Client, scope: str | None) -> list[str]:
     """A request's `scope` for `client` (authorize, device authorization): known scopes it may
-    request, its default when none were asked for (§3.3); raises invalid_scope."""
-    return select_scopes(parse_scope_param(scope), known_scopes(), client.scope.split())
+    request, its default when none were asked for (§3.3); raises invalid_scope.
+
+    A client that registered itself (RFC 7591, a metadata document) chose its `scope` itself
+    and could register again with any other, so there it bounds nothing: the person's consent
+    does. MCP step-up (SEP-2350) asks for more than the scope the client first registered.
+    Only an administrator's list (a vetted client) limits what may be asked.
+    """
+    requested = parse_scope_param(scope)
+    allowed = client.scope.split()
+    return select_scopes(
+        requested, known_scopes(), allowed if client.vetted or not requested else []
+    )
 
 
 def narrow_scope(scope: str | None, granted: str) -> list[str]:

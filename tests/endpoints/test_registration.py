@@ -76,7 +76,7 @@ def test_every_field_is_stored_and_echoed(client):
         "contacts": ["ops@app.example"],
         "software_id": "4NRB1-0XZABZI9E6-5SM3R",
         "software_version": "2.1",
-        "application_type": "web",
+        "application_type": "native",
         "post_logout_redirect_uris": ["https://app.example/bye"],
     }
     info = register(client, body).get_json()

@@ -237,12 +237,14 @@ class MemoryStorage:
 
     tokens: OAuthToken | None = None
     client_info: OAuthClientInformationFull | None = None
+    issued: list[OAuthToken] = field(default_factory=list)  # every token set, in order
 
     async def get_tokens(self) -> OAuthToken | None:
         return self.tokens
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self.tokens = tokens
+        self.issued.append(tokens)
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         return self.client_info
@@ -294,8 +296,10 @@ async def call_whoami(
     *,
     again_after_expiry: bool = False,
     client_metadata_url: str | None = None,
+    note: str | None = None,
 ) -> list[dict]:
-    """Connect through one OAuthClientProvider and call `whoami` (twice: across an expiry)."""
+    """Connect through one OAuthClientProvider and call `whoami` (twice: across an expiry);
+    with a `note`, then `write_note`, which needs a second scope (step-up)."""
     provider = OAuthClientProvider(
         server_url=stack.mcp_url,
         client_metadata=OAuthClientMetadata(
@@ -321,6 +325,8 @@ async def call_whoami(
                 while provider.context.is_token_valid():
                     await anyio.sleep(0.2)
                 results.append(await client.call_tool("whoami", {}))
+            if note is not None:
+                results.append(await client.call_tool("write_note", {"text": note}))
     for result in results:
         assert not result.is_error, result
     return [result.structured_content for result in results]
@@ -448,7 +454,39 @@ def test_token_for_another_resource_is_refused(stack):
     challenge = refused.headers["www-authenticate"]
     assert 'error="invalid_token"' in challenge
     assert "resource_metadata=" in challenge
+    assert challenge.endswith(', scope="mcp"')  # the base scope, never offline_access
     assert accepted.status_code not in (401, 403)
+
+
+def test_step_up_for_a_second_scope(stack):
+    """SEP-2350: write_note needs mcp:write; the SDK client gets the 403, re-authorizes for
+    the union, and the call succeeds; Gatehouse asks consent for the new scope only."""
+    storage, browser, wire = MemoryStorage(), Browser(), Wire()
+    whoami, note = run(stack, call_whoami(stack, storage, browser, wire, note="hello"))
+
+    assert "mcp:write" not in whoami["scopes"]
+    assert note["result"].endswith("hello")
+    first, second = (
+        set(parse_qs(urlsplit(u).query)["scope"][0].split()) for u in browser.authorize_urls
+    )
+    assert "mcp" in first and "mcp:write" not in first
+    assert second == first | {"mcp:write"}  # the union, not just the challenged scopes
+    assert set(stack.introspect(storage.tokens.access_token)["scope"].split()) >= second
+
+    # The challenge the client answered, exactly (the first token has only the base scope).
+    before = storage.issued[0].access_token
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "write_note", "arguments": {"text": "x"}}}  # fmt: skip
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {before}"}
+    refused = httpx.post(stack.mcp_url, json=call, headers=headers)
+    assert refused.status_code == 403
+    prm = stack.mcp_url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
+    assert refused.headers["www-authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="mcp mcp:write", resource_metadata="{prm}"'
+    )
+    # The base operation still works with that token: the challenge is per operation.
+    listed = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    assert httpx.post(stack.mcp_url, json=listed, headers=headers).status_code == 200
 
 
 @pytest.fixture

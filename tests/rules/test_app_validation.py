@@ -34,6 +34,8 @@ def test_defaults_for_a_minimal_app():
         "scope": "",
         "logo_uri": None,
         "client_uri": None,
+        "application_type": "web",  # not declared: the OIDC default, loopback still allowed
+        "application_type_declared": False,
     }
 
 
