@@ -85,7 +85,7 @@ class Stack:
 
 
 def start_stack(
-    tmp: Path, extras: bool = True, scopes: tuple[str, ...] = ("mcp",), **env: str
+    tmp: Path, extras: bool = True, scopes: tuple[str, ...] = ("mcp", "mcp:write"), **env: str
 ) -> Stack:
     """Gatehouse with alice, an introspection client and the MCP resource with `scopes` (with
     `extras`, also a public client and a second resource); then the example MCP server, which
