@@ -1,5 +1,8 @@
 """Gatehouse as a mock OpenID Connect provider for your own test suite (a pytest plugin).
 
+Over 250 lines: other projects load this one file by name, so it cannot import helpers from
+this repository's tests; the server start-up and its error reporting live here whole.
+
 The ``gatehouse`` fixture starts a real Gatehouse (gunicorn, 2 workers) on a free 127.0.0.1
 port in mock mode, with a fresh database, and stops it when the session ends. Anyone signs in
 by username alone and consent is approved automatically, so a whole authorization code flow

@@ -1,4 +1,8 @@
-"""Database handle, one model per table of migrations.sql, and small query helpers (no Flask)."""
+"""Database handle, one model per table of migrations.sql, and small query helpers (no Flask).
+
+Over 250 lines: one class per table (DESIGN keeps the tables and their queries together, so
+the schema reads in one place beside migrations.sql); each class is short.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Every GATEHOUSE_* setting, read once at start by one strict, typed reader.
 
+Over 250 lines: most of it is the declarative table of every setting, which is the point of
+having one reader.
+
 `SETTINGS` is the table (name, type, default, range or choices, one line of help); the README's
 configuration table repeats it and tests/ops/test_config_docs.py keeps the two identical.
 `load_config(environ, overrides)` returns the typed config dict or raises SettingsError naming

@@ -2,6 +2,7 @@
 
 A person whose password an administrator reset (`must_change_password`) can open only
 /account/password and sign out until they choose a new one (`password_change_gate`).
+Just over 250 lines: the three pages of one person's account and the gate share their guards.
 """
 
 from __future__ import annotations
