@@ -6,6 +6,7 @@
  *   core.js   what the client knows (sessionStorage), encoders, recorded HTTP
  *   ui.js     rendering exchanges, checks and masked secrets; running a step
  *   steps.js  the MCP chain, steps 1 to 13
+ *   stepup.js step-up: 403 insufficient_scope, then the union of scopes (U1 to U5)
  *   flows.js  client credentials and the device flow
  *   diagram.js each flow's sequence diagram (SVG), arrows lit as their steps run
  *   times.js  epoch times in words, and the token lifetimes picture of step 11
@@ -18,6 +19,7 @@
 import { CALLBACK, S, resetState, save, secret } from "./playground/core.js";
 import { render, renderAll, run, section, view } from "./playground/ui.js";
 import "./playground/steps.js";
+import "./playground/stepup.js";
 import { poll, stopPolling } from "./playground/flows.js";
 import { drawAll } from "./playground/diagram.js";
 import { drawLifetimes } from "./playground/times.js";
@@ -40,7 +42,10 @@ function wire(root) {
   for (const button of root.querySelectorAll(".pg-run-all")) {
     button.addEventListener("click", () => runAll(button.dataset.flow));
   }
-  document.getElementById("pg-authorize-go").addEventListener("click", save);
+  for (const go of root.querySelectorAll(".pg-go")) {
+    // The callback will hand the response to the step this link belongs with.
+    go.addEventListener("click", () => { S.v.awaiting = go.dataset.awaits; save(); });
+  }
   document.getElementById("pg-poll-now").addEventListener("click", () => {
     if (!S.v.deviceAuth) return;
     if (!S.v.polls) S.v.polls = [];
@@ -65,7 +70,7 @@ function wire(root) {
   });
 }
 
-/** Back from the authorization server: run step 7's checks on what the callback kept. */
+/** Back from the authorization server: run the awaiting step's checks on what the callback kept. */
 function resumeFromCallback() {
   const arrived = sessionStorage.getItem(CALLBACK);
   if (!arrived) return;
@@ -73,7 +78,8 @@ function resumeFromCallback() {
   try { S.v.callback = JSON.parse(arrived); } catch (e) { S.v.callback = null; }
   if (S.v.callback) {
     secret(S.v.callback.params.code);
-    run("callback").then(() => section("callback").scrollIntoView()).then(continueRunAll);
+    const id = S.v.awaiting || "callback";
+    run(id).then(() => section(id).scrollIntoView()).then(() => continueRunAll(id));
   }
 }
 

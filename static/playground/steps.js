@@ -153,14 +153,19 @@ STEPS.register = async function (out) {
   return "client_id " + info.client_id;
 };
 
-STEPS.pkce = async function (out) {
+/** A fresh PKCE pair, made in this browser (RFC 7636 §4.1-4.2), with what goes into it. */
+export async function makePkce() {
   if (!window.crypto || !crypto.subtle) {
     throw new StepError("crypto.subtle needs a secure context (https, or http on 127.0.0.1/localhost).");
   }
   const verifier = secret(randomB64url(32));
   const bytes = new TextEncoder().encode(verifier);
   const digest = await crypto.subtle.digest("SHA-256", bytes);
-  const challenge = b64url(digest);
+  return { verifier, bytes, digest, challenge: b64url(digest) };
+}
+
+STEPS.pkce = async function (out) {
+  const { verifier, bytes, digest, challenge } = await makePkce();
   S.v.verifier = verifier;
   S.v.challenge = challenge;
   S.v.state = randomB64url(32);
@@ -178,64 +183,88 @@ STEPS.pkce = async function (out) {
   return "challenge " + challenge;
 };
 
-STEPS.authorize = async function (out) {
-  const asm = need(S.v.asm, "Run step 3 first.");
-  const client = need(S.v.client, "Run step 4 first: the request needs a client_id.");
-  need(S.v.challenge, "Run step 5 first: the request carries the code challenge.");
+/**
+ * Show an authorization request (RFC 6749 §4.1.1 with PKCE and RFC 8707 `resource`) and keep
+ * its URL for the step's "Sign in and approve" link; the callback comes back to that step.
+ */
+export function authorizationRequest(out, step, req) {
   const params = [
     ["response_type", "code"],
-    ["client_id", client.client_id],
+    ["client_id", req.clientId],
     ["redirect_uri", cfg.redirectUri],
-    ["scope", S.v.scope],
-    ["state", S.v.state],
-    ["code_challenge", S.v.challenge],
+    ["scope", req.scope],
+    ["state", req.state],
+    ["code_challenge", req.challenge],
     ["code_challenge_method", "S256"],
-    ["resource", S.v.prm.resource],
+    ["resource", req.resource],
   ];
-  if (S.v.scope.split(" ").includes("offline_access")) params.push(["prompt", "consent"]);
-  const url = asm.authorization_endpoint + "?" + new URLSearchParams(params).toString();
-  S.v.authUrl = url;
+  if (req.scope.split(" ").includes("offline_access")) params.push(["prompt", "consent"]);
+  const url = S.v.asm.authorization_endpoint + "?" + new URLSearchParams(params).toString();
+  if (!S.v.goUrls) S.v.goUrls = {};
+  S.v.goUrls[step] = url;
   S.v.callback = null;
   out({ t: "params", title: "The query parameters", rows: params });
   out({ t: "kv", title: "The URL the browser will open (GET)", rows: [["URL", url]] });
+  return url;
+}
+
+STEPS.authorize = async function (out) {
+  need(S.v.asm, "Run step 3 first.");
+  const client = need(S.v.client, "Run step 4 first: the request needs a client_id.");
+  need(S.v.challenge, "Run step 5 first: the request carries the code challenge.");
+  authorizationRequest(out, "authorize", { clientId: client.client_id, scope: S.v.scope,
+    state: S.v.state, challenge: S.v.challenge, resource: S.v.prm.resource });
   out({ t: "note", text: "Press \"Sign in and approve\" below: the server's own pages take over, then the callback brings you back to step 7." });
   return "ready: open it";
 };
 
-STEPS.callback = async function (out) {
-  const cb = need(S.v.callback, "No authorization response yet: open the request in step 6 first.");
+/** The checks a client makes on the authorization response before using the code. */
+export function checkCallback(out, sentState) {
+  const cb = need(S.v.callback, "No authorization response yet: open the authorization request first.");
   const p = cb.params;
   out({ t: "kv", title: "The redirect the browser followed", rows: [["GET", cb.path],
     ...Object.entries(p)] });
   const asm = S.v.asm || {};
   const issMissing = p.iss === undefined;
   const ok = checks(out, [
-    { id: "state", ok: p.state !== undefined && p.state === S.v.state, label: "state is the one we sent",
-      detail: `received ${JSON.stringify(p.state)}, sent ${JSON.stringify(S.v.state)}` },
+    { id: "state", ok: p.state !== undefined && p.state === sentState, label: "state is the one we sent",
+      detail: `received ${JSON.stringify(p.state)}, sent ${JSON.stringify(sentState)}` },
     { id: "iss", ok: !issMissing && p.iss === asm.issuer, label: "iss equals the issuer from step 3",
       detail: issMissing ? "iss is missing, but the metadata promised it" : `${JSON.stringify(p.iss)} === ${JSON.stringify(asm.issuer)}` },
     { id: "code", ok: !!p.code, label: "A code came back", detail: p.error ? `error=${p.error}: ${p.error_description || ""}` : "" },
   ]);
-  S.v.code = ok ? secret(p.code) : null;
   if (!ok) throw new StepError("A client must stop here and not use this response.");
+  return secret(p.code);
+}
+
+/** The code, with its PKCE verifier, for tokens (RFC 6749 §4.1.3, RFC 7636 §4.5). */
+export async function exchangeCode(out, grant) {
+  const r = await http(out, "POST", S.v.asm.token_endpoint, { form: {
+    grant_type: "authorization_code",
+    code: grant.code,
+    redirect_uri: cfg.redirectUri,
+    client_id: grant.clientId,
+    code_verifier: grant.verifier,
+    resource: grant.resource,
+  } });
+  if (r.status !== 200) {
+    throw new StepError(`${r.json.error}: ${r.json.error_description || ""}` +
+      (r.json.error === "invalid_grant" ? ` A code works once; get a new one with ${grant.again}.` : ""));
+  }
+  return r;
+}
+
+STEPS.callback = async function (out) {
+  S.v.code = null;
+  S.v.code = checkCallback(out, S.v.state);
   return "all checks pass";
 };
 
 STEPS.token = async function (out) {
-  const asm = need(S.v.asm, "Run step 3 first.");
+  need(S.v.asm, "Run step 3 first.");
   const code = need(S.v.code, "No checked code: run steps 6 and 7 first.");
-  const r = await http(out, "POST", asm.token_endpoint, { form: {
-    grant_type: "authorization_code",
-    code,
-    redirect_uri: cfg.redirectUri,
-    client_id: S.v.client.client_id,
-    code_verifier: S.v.verifier,
-    resource: S.v.prm.resource,
-  } });
-  if (r.status !== 200) {
-    throw new StepError(`${r.json.error}: ${r.json.error_description || ""}` +
-      (r.json.error === "invalid_grant" ? " A code works once; get a new one with steps 5 to 7." : ""));
-  }
+  const r = await exchangeCode(out, { code, clientId: S.v.client.client_id, verifier: S.v.verifier,
+    resource: S.v.prm.resource, again: "steps 5 to 7" });
   const t = r.json;
   S.v.tokens = t;
   S.v.prevRefresh = null;

@@ -141,7 +141,9 @@ const RENDER = {
   kv(b) {
     const table = el("table", { class: "pg-kv" });
     for (const [k, v] of b.rows) {
-      table.append(el("tr", {}, el("th", {}, k), el("td", {}, el("code", {}, masked(v)))));
+      const row = el("tr", {}, el("th", {}, k), el("td", {}, el("code", {}, masked(v))));
+      if (b.mark === k) row.className = "pg-mark"; // the row the step is about
+      table.append(row);
     }
     return el("div", {}, b.title ? el("div", { class: "pg-label" }, b.title) : null, table);
   },
@@ -196,10 +198,11 @@ export function render(id) {
   sec.querySelector("[data-status]").textContent = st ? st.text : "";
   sec.querySelector(".pg-run").textContent =
     st && st.state !== "running" ? "Re-run" : sec.querySelector(".pg-run").dataset.label;
-  if (id === "authorize") {
-    const go = document.getElementById("pg-authorize-go");
-    go.closest(".pg-go-row").hidden = !S.v.authUrl;
-    if (S.v.authUrl) go.href = S.v.authUrl;
+  const go = sec.querySelector(".pg-go"); // a step that sends you to sign in and consent
+  if (go) {
+    const url = (S.v.goUrls || {})[id];
+    go.closest(".pg-go-row").hidden = !url;
+    if (url) go.href = url;
   }
 }
 

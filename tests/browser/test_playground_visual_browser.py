@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery"
 # Lifetimes unlike the defaults, so the picture must come from the settings.
 TTLS = {"access": 600, "idle": 86400, "absolute": 604800}
 # The README's diagrams, in its order, and the page's figure for each.
-README_ORDER = ("mcp", "cc", "device", "refresh")
+README_ORDER = ("mcp", "cc", "device", "refresh", "stepup")
 
 
 @pytest.fixture(scope="module")
