@@ -51,7 +51,16 @@ def _account_error(exc: AccountError):
 USER_MEMBERS = ("email", "name", "email_verified", "admin", "password", "claims")
 CLIENT_MEMBERS = (*APP_FIELDS, "homepage")  # "homepage" is the apps API's alias of client_uri
 ERROR_MEMBERS = ("endpoint", "status", "error", "error_description")
-MINT_MEMBERS = ("username", "client_id", "scope", "audience", "claims", "expires_in", "nonce")
+MINT_MEMBERS = (
+    "username",
+    "client_id",
+    "scope",
+    "audience",
+    "claims",
+    "expires_in",
+    "nonce",
+    "token_format",
+)
 
 
 def body_with(members: tuple[str, ...]) -> Any:
