@@ -43,7 +43,8 @@ def _object_body(members: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _get_or_404(resource_id: int) -> Resource:
-    row = Resource.get_or_none(Resource.id == resource_id)
+    # SQLite integers are signed 64-bit: a larger id names nothing (and would be a 500)
+    row = Resource.get_or_none(Resource.id == resource_id) if resource_id < 2**63 else None
     if row is None:
         raise ApiError(404, f"No resource with id {resource_id}.")
     return row

@@ -263,3 +263,8 @@ def test_cli_update_switches_the_format(runner, app):
     assert [a[0] for a in audits()] == ["resource.add", "resource.update", "resource.update"]
     missing = runner.invoke(args=["resources", "update", "https://nope.example/", "--name", "x"])
     assert missing.exit_code != 0 and "no resource" in missing.output
+
+
+def test_ids_beyond_sqlite_integers_are_404(client, auth):
+    response = client.get(f"{API}/{2**64}", headers=auth)
+    assert response.status_code == 404
