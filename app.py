@@ -32,6 +32,7 @@ from oauth.manage import (
     apps_cli,
     apps_pages,
     audit,
+    resources_api,
     resources_cli,
     resources_pages,
     users_cli,
@@ -90,8 +91,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Once each: apps and resources pages share "admin", users and audit "admin_users".
     for blueprint in dict.fromkeys(module.bp for module in (*pages, health, playground)):
         app.register_blueprint(blueprint)
-    clients_call = (apps_api, token, revocation, introspection, api, metadata, userinfo)
-    for module in (*clients_call, end_session, registration):
+    clients_call = (apps_api, resources_api, token, revocation, introspection, api, metadata)
+    for module in (*clients_call, userinfo, end_session, registration):
         app.register_blueprint(module.bp)
         csrf.exempt(module.bp)  # called by clients with their own credentials, not cookies
     mock.init_app(app)  # the control API and its forced-error hook, in mock mode only

@@ -69,6 +69,18 @@ def request_json() -> Any:
     return body
 
 
+def body_with(members: tuple[str, ...]) -> Any:
+    """The JSON body, refused (400, validations) if it holds a member not in `members`."""
+    data = request_json()
+    if isinstance(data, dict):
+        unknown = [name for name in data if name not in members]
+        if unknown:
+            detail = "is not a known field (known: " + ", ".join(members) + ")"
+            problems = [{"field": name, "detail": detail} for name in unknown]
+            raise ApiError(400, "Unknown fields.", problems)
+    return data
+
+
 def _int_arg(name: str, default: int, minimum: int, problems: apps.Problems) -> int:
     raw = request.args.get(name)
     if raw is None:

@@ -1,4 +1,4 @@
-"""CLI: `flask resources add|list|delete` (protected resources, RFC 8707 audiences)."""
+"""CLI: `flask resources add|update|list|delete` (protected resources, RFC 8707 audiences)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,40 @@ def resources_add(
         except AppError as error:
             raise fail(error) from None
     click.echo(f"added resource {row.uri}")
+
+
+@resources_cli.command("update")
+@click.argument("uri")
+@click.option("--name", help="A new label for people.")
+@click.option("--scope", "scopes", multiple=True, help="Replace its scopes with these; repeat.")
+@click.option("--owner", help="client_id of the resource server that may introspect ('' for none).")
+@click.option(
+    "--token-format",
+    type=click.Choice((*jwt_access_token.FORMATS, "default")),
+    help="Its access tokens from now on: `jwt`, `opaque`, or `default` "
+    "(GATEHOUSE_ACCESS_TOKEN_FORMAT); tokens already issued keep their format.",
+)
+def resources_update(
+    uri: str,
+    name: str | None,
+    scopes: tuple[str, ...],
+    owner: str | None,
+    token_format: str | None,
+) -> None:
+    """Change a protected resource's name, scopes, owner or token format (audited)."""
+    given = {"name": name, "scopes": list(scopes) or None, "owner": owner}
+    changes = {field: value for field, value in given.items() if value is not None}
+    if token_format is not None:  # `default`: follow GATEHOUSE_ACCESS_TOKEN_FORMAT again
+        changes["token_format"] = token_format if token_format in jwt_access_token.FORMATS else None
+    with db.connection_context():
+        row = resources.find_resource(uri)
+        if row is None:
+            raise click.ClickException(f"no resource {uri!r}")
+        try:
+            resources.update_resource(row, changes, ACTOR)
+        except AppError as error:
+            raise fail(error) from None
+    click.echo(f"updated resource {row.uri}")
 
 
 @resources_cli.command("list")

@@ -12,12 +12,10 @@ application/json` or the DELETE method, both of which need a CORS preflight we n
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, current_app, g
 
 from oauth.manage import apps
-from oauth.manage.apps_api import ApiError, api_error, json_response, request_json
+from oauth.manage.apps_api import ApiError, api_error, body_with, json_response
 from oauth.manage.users import AccountError
 from oauth.mock import clients, forced
 from oauth.mock.provider import (
@@ -61,18 +59,6 @@ MINT_MEMBERS = (
     "nonce",
     "token_format",
 )
-
-
-def body_with(members: tuple[str, ...]) -> Any:
-    """The JSON body, refused (400, validations) if it holds a member not in `members`."""
-    data = request_json()
-    if isinstance(data, dict):
-        unknown = [name for name in data if name not in members]
-        if unknown:
-            detail = "is not a known field (known: " + ", ".join(members) + ")"
-            problems = [{"field": name, "detail": detail} for name in unknown]
-            raise ApiError(400, "Unknown fields.", problems)
-    return data
 
 
 @bp.before_request

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from models import Client, ClientSecret, db
+from models import Client, ClientSecret, PersonalAccessToken, UserSession, db, utcnow
 from oauth import crypto
 
 
@@ -64,3 +65,23 @@ def query_of(location: str) -> dict[str, str]:
 def basic(client_id: str, secret: str) -> dict[str, str]:
     raw = f"{client_id}:{secret}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def personal_token(user) -> str:
+    """A personal access token for `user`, as `users token` would print."""
+    value, digest = crypto.new_secret(crypto.PERSONAL_TOKEN)
+    with db.connection_context():
+        PersonalAccessToken.create(user=user, token_hash=digest)
+    return value
+
+
+def session_login(client, user) -> None:
+    """Give the test client a live session for `user` without the /login page."""
+    sid, sid_hash = crypto.new_secret(crypto.SESSION_ID)
+    now = utcnow()
+    with db.connection_context():
+        UserSession.create(
+            sid_hash=sid_hash, user=user, auth_time=now, expires_at=now + timedelta(hours=1)
+        )
+    with client.session_transaction() as session:
+        session["sid"] = sid

@@ -11,38 +11,16 @@ from models import (
     AuditEvent,
     Client,
     ClientSecret,
-    PersonalAccessToken,
     TokenFamily,
-    UserSession,
     db,
     utcnow,
 )
 from oauth import crypto
 from oauth.rules.bearer import find_access_token
-from tests.helpers.common import make_client
+from tests.helpers.common import make_client, personal_token, session_login
 
 API = "/api/v2/oauth2-provider/apps"
 GOOD = {"name": "Inventory", "redirect_uris": ["https://inventory.example.com/callback"]}
-
-
-def personal_token(user) -> str:
-    """A personal access token for `user`, as `users token` would print."""
-    value, digest = crypto.new_secret(crypto.PERSONAL_TOKEN)
-    with db.connection_context():
-        PersonalAccessToken.create(user=user, token_hash=digest)
-    return value
-
-
-def session_login(client, user) -> None:
-    """Give the test client a live session for `user` without the /login page."""
-    sid, sid_hash = crypto.new_secret(crypto.SESSION_ID)
-    now = utcnow()
-    with db.connection_context():
-        UserSession.create(
-            sid_hash=sid_hash, user=user, auth_time=now, expires_at=now + timedelta(hours=1)
-        )
-    with client.session_transaction() as session:
-        session["sid"] = sid
 
 
 @pytest.fixture
