@@ -48,7 +48,7 @@ from oauth.ops import (
     perimeter,
     playground,
 )
-from oauth.session import current_user
+from oauth.session import SessionInterface, current_user
 from oauth.urls import breakable
 
 
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=app.config["SESSION_LIFETIME"]),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
+    app.session_interface = SessionInterface()  # none for protocol and discovery endpoints
     if app.config["TRUSTED_PROXIES"] > 0:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

@@ -57,14 +57,14 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
-    """A confidential client (all three grants) with a secret, and a user."""
+    """A vetted confidential client (all three grants) with a secret, and a user."""
     now = str(_now())
     value, prefix, digest = crypto.new_client_secret()
     conn.execute("BEGIN")
     cur = conn.execute(
         "INSERT INTO oauth_client (client_id, name, client_type, token_endpoint_auth_method,"
-        " redirect_uris, grant_types, scope, created_at, updated_at)"
-        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', ?, ?)",
+        " redirect_uris, grant_types, scope, vetted, created_at, updated_at)"
+        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', 1, ?, ?)",
         (
             "bench-client",
             f'["{REDIRECT_URI}"]',

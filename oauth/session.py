@@ -12,10 +12,22 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import Flask, Request, current_app, g, redirect, request, session, url_for
+from flask.sessions import NullSession, SecureCookieSessionInterface
 
 from models import PersonalAccessToken, User, UserSession, utcnow
 from oauth import crypto
+from oauth.constants import (
+    BUILTIN_API_PATH,
+    CLIENT_CONFIGURATION_PATH,
+    DEVICE_AUTHORIZATION_PATH,
+    INTROSPECTION_PATH,
+    JWKS_PATH,
+    REGISTRATION_PATH,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+)
 from oauth.csrf import csrf
 from oauth.errors import api_error, error_page
 from oauth.params import bearer_token
@@ -24,6 +36,51 @@ from oauth.params import bearer_token
 def client_ip() -> str:
     """The caller's address (ProxyFix has already applied trusted forwarded headers)."""
     return request.remote_addr or ""
+
+
+# Endpoints that clients call with their own credentials (or none) and that never read the
+# browser session: opening the signed cookie cost ~15% of a metadata request. Pages, the
+# authorization endpoint, logout, the device page, the admin API and mock mode keep it.
+SESSIONLESS_PATHS = frozenset(
+    {
+        TOKEN_PATH,
+        INTROSPECTION_PATH,
+        REVOCATION_PATH,
+        JWKS_PATH,
+        USERINFO_PATH,
+        REGISTRATION_PATH,
+        DEVICE_AUTHORIZATION_PATH,
+        f"{BUILTIN_API_PATH}/users/me",
+    }
+)
+
+
+def uses_session(path: str) -> bool:
+    """Whether a request to `path` may read or write the browser session."""
+    if path in SESSIONLESS_PATHS or path.startswith(CLIENT_CONFIGURATION_PATH + "/"):
+        return False
+    return "/.well-known/" not in path  # discovery documents, also with an issuer path
+
+
+class _NoSession(NullSession):
+    """The session of a sessionless path: reads as empty, refuses writes (a bug, loudly)."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("This endpoint does not use the browser session (see uses_session).")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, not opened (nor saved, nor `Vary: Cookie`) for protocol
+    and discovery endpoints."""
+
+    null_session_class = _NoSession
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        if not uses_session(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 MAX_USER_AGENT = 512  # characters of User-Agent kept per session

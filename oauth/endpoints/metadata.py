@@ -1,20 +1,20 @@
 """Discovery: RFC 8414 and OIDC metadata, RFC 9728 protected resource metadata, JWKS.
 
-Every document is public and cacheable (`Cache-Control: public, max-age=300`) and readable
-from any origin (`Access-Control-Allow-Origin: *`, never with credentials; set with all
-CORS in oauth/ops/hardening.py).
+Every document is public and cacheable (`Cache-Control: public, max-age=300`, an ETag, 304 on
+a matching If-None-Match) and readable from any origin (`Access-Control-Allow-Origin: *`, never
+with credentials; set with all CORS in oauth/ops/hardening.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from models import Resource
+from models import Resource, db
 from oauth import keys
 from oauth.constants import (
     AS_WELL_KNOWN,
@@ -44,7 +44,13 @@ from oauth.rules.scope import BUILTIN_API_SCOPES, known_scopes
 bp = Blueprint("metadata", __name__)
 
 CACHE_CONTROL = "public, max-age=300"
-CACHE_TTL = 30.0  # seconds a worker reuses the metadata body (scopes come from the database)
+# Everything the documents read from the database, in one query over the few resource rows
+# (registered by administrators): each worker keeps the serialised documents while this
+# answer stays the same, so a resource added, changed or deleted by any process (page, API,
+# CLI) shows in the very next response. Exact, with no time-to-live.
+RESOURCES_VERSION_SQL = (
+    "SELECT group_concat(json_array(id, uri, name, scopes), char(10)) FROM resource"
+)
 CLAIMS = [
     *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"),
     *("name", "preferred_username", "updated_at", "email", "email_verified"),
@@ -90,23 +96,43 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
     return doc
 
 
-def _metadata_body() -> bytes:
-    """The serialised metadata, rebuilt at most every CACHE_TTL seconds per worker."""
+def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
+    """This worker's serialised document `key` and its ETag, from `build()` (a dict or None)
+    when the resources changed since it was last built."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    cached = app.extensions.get("gatehouse.metadata")
-    now = time.monotonic()
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    cfg = app.config
-    doc = build_metadata(cfg["ISSUER"], cfg["REGISTRATION"] != "off", list(known_scopes()))
-    body = json.dumps(doc, indent=None, separators=(",", ":")).encode("utf-8") + b"\n"
-    app.extensions["gatehouse.metadata"] = (now + CACHE_TTL, body)
-    return body
+    version = db.execute_sql(RESOURCES_VERSION_SQL).fetchone()[0]
+    cache = app.extensions.get("gatehouse.discovery")
+    if cache is None or cache[0] != version:
+        cache = app.extensions["gatehouse.discovery"] = (version, {})
+    documents: dict[str, tuple[bytes, str]] = cache[1]
+    if key not in documents:
+        # `version` was read first: a change while building makes the next request rebuild.
+        doc = build()
+        if doc is None:
+            return None
+        body = json.dumps(doc, indent=None, separators=(",", ":")).encode("utf-8") + b"\n"
+        documents[key] = (body, etag_of(body))
+    return documents[key]
 
 
-def invalidate_cache(app: Flask) -> None:
-    """Forget this worker's cached metadata (call after adding or removing a resource)."""
-    app.extensions.pop("gatehouse.metadata", None)
+def etag_of(body: bytes) -> str:
+    """A strong entity tag for `body` (RFC 9110 §8.8.3)."""
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def json_document(body: bytes, etag: str) -> Response:
+    """`body` as JSON with its ETag, or 304 when the client has it (RFC 9110 §13.1.2)."""
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    return response
+
+
+def _build_metadata() -> dict[str, Any]:
+    cfg = current_app.config
+    return build_metadata(cfg["ISSUER"], cfg["REGISTRATION"] != "off", list(known_scopes()))
 
 
 def _issuer_path() -> str:
@@ -119,7 +145,8 @@ def _called_path() -> str:
 
 
 def _metadata_response() -> Response:
-    return Response(_metadata_body(), mimetype="application/json")
+    body, etag = _cached("metadata", _build_metadata)  # type: ignore[misc]
+    return json_document(body, etag)
 
 
 @bp.errorhandler(404)
@@ -131,7 +158,7 @@ def _not_found(exc: Exception):
 @bp.after_request
 def _public_headers(response: Response) -> Response:
     """Cacheable (RFC 8414 §3); CORS for this blueprint is in oauth/ops/hardening.py."""
-    if response.status_code == 200 and request.method in ("GET", "HEAD"):
+    if response.status_code in (200, 304) and request.method in ("GET", "HEAD"):
         response.headers["Cache-Control"] = CACHE_CONTROL
     return response
 
@@ -185,13 +212,16 @@ def protected_resource_metadata(resource: str, issuer: str) -> dict[str, Any] | 
 @bp.route(f"/<path:prefix>{PRM_WELL_KNOWN}", methods=["GET"])
 def protected_resource(path: str | None = None, prefix: str | None = None):
     """RFC 9728 protected resource metadata, path-aware (its `resource` is the URL called)."""
-    doc = protected_resource_metadata(_resource_for(_called_path()), current_app.config["ISSUER"])
-    if doc is None:
+    resource = _resource_for(_called_path())
+    issuer = current_app.config["ISSUER"]
+    cached = _cached(f"prm {resource}", lambda: protected_resource_metadata(resource, issuer))
+    if cached is None:
         abort(404, "This server protects no resource at that URL.")
-    return jsonify(doc)
+    return json_document(*cached)
 
 
 @bp.route(JWKS_PATH, methods=["GET"])
 def jwks():
     """The JWK Set (RFC 7517 §5): public signing keys only."""
-    return Response(keys.jwks_body(), mimetype="application/json")
+    body = keys.jwks_body()
+    return json_document(body, etag_of(body))

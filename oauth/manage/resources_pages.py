@@ -11,7 +11,6 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
 from models import Client, Resource
-from oauth.endpoints import metadata
 from oauth.manage.apps import AppError
 from oauth.manage.pages import admin as bp
 from oauth.manage.pages import attach_problems
@@ -53,7 +52,6 @@ def resources():
         except AppError as error:
             attach_problems(form, error.problems, form.uri)
         else:
-            metadata.invalidate_cache(current_app)  # scopes_supported changes at once here
             flash(f"Added {row.uri}.", "success")
             return redirect(url_for("admin.resources"))
     rows = Resource.select().order_by(Resource.uri)
@@ -69,6 +67,5 @@ def resource_delete(resource_id: int):
     row = Resource.get_or_none(Resource.id == resource_id)
     if row is not None:
         delete_resource(row, g.actor.username, client_ip())
-        metadata.invalidate_cache(current_app)
         flash(f"Deleted {row.uri}.", "success")
     return redirect(url_for("admin.resources"))

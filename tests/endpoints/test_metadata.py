@@ -6,7 +6,6 @@ import pytest
 
 from app import create_app
 from models import Resource, db
-from oauth.endpoints import metadata
 from tests.helpers import ISSUER
 
 AS_DOCS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
@@ -113,7 +112,6 @@ def test_registration_endpoint_follows_policy(config, policy, advertised):
 def test_registered_resource_scopes_are_published(app, client):
     with db.connection_context():
         Resource.create(uri="https://mcp.example/mcp", name="MCP", scopes="mcp:tools files.read")
-    metadata.invalidate_cache(app)
     scopes = client.get(AS_DOCS[0]).get_json()["scopes_supported"]
     assert {"mcp:tools", "files.read"} <= set(scopes)
 

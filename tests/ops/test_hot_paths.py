@@ -12,9 +12,11 @@ from models import (
     AccessToken,
     Client,
     ClientSecret,
+    ThrottleEvent,
     TokenFamily,
     User,
     by_id,
+    count_recent,
     db,
     first_raw,
     insert,
@@ -125,3 +127,20 @@ def test_jwks_drops_a_retired_key_when_it_expires(app, client, monkeypatch):
     later = utcnow() + timedelta(minutes=11)
     monkeypatch.setattr(keys, "utcnow", lambda: later)
     assert kids(client) == {new.kid}
+
+
+def test_count_recent_counts_what_peewee_counts(app):
+    now = utcnow()
+    with db.connection_context():
+        for seconds in (1, 59, 61, 600):
+            ThrottleEvent.create(bucket="b", created_at=now - timedelta(seconds=seconds))
+        ThrottleEvent.create(bucket="other", created_at=now)
+        since = now - timedelta(minutes=1)
+        expected = (
+            ThrottleEvent.select()
+            .where(ThrottleEvent.bucket == "b", ThrottleEvent.created_at > since)
+            .count()
+        )
+        assert count_recent("b", timedelta(minutes=1), now) == expected == 2
+        assert count_recent("b", timedelta(hours=1), now) == 4
+        assert count_recent("nobody", timedelta(hours=1), now) == 0
