@@ -17,7 +17,6 @@ from typing import Any
 from flask import Blueprint, current_app, g, url_for
 
 from models import Resource
-from oauth.endpoints import metadata
 from oauth.manage import resources
 from oauth.manage.apps import AppError
 from oauth.manage.apps_api import ApiError, api_error, body_with, json_response
@@ -50,11 +49,6 @@ def _get_or_404(resource_id: int) -> Resource:
     return row
 
 
-def _changed() -> None:
-    """Discovery lists every resource's scopes: rebuild it now, not when its cache expires."""
-    metadata.invalidate_cache(current_app)
-
-
 @bp.get("/resources")
 @admin_required_api
 def list_resources():
@@ -81,7 +75,6 @@ def new_resource():
         client_ip(),
         token_format=data.get("token_format"),
     )
-    _changed()
     location = current_app.config["ISSUER"] + url_for(
         "resources_api.get_resource", resource_id=row.id
     )
@@ -101,7 +94,6 @@ def update_resource(resource_id: int):
     row = _get_or_404(resource_id)
     data = _object_body(resources.EDITABLE)
     resources.update_resource(row, data, g.actor.username, client_ip())
-    _changed()
     return json_response(resources.resource_json(row))
 
 
@@ -110,5 +102,4 @@ def update_resource(resource_id: int):
 def delete_resource(resource_id: int):
     """Forget a resource (204); tokens already issued for it keep their audience."""
     resources.delete_resource(_get_or_404(resource_id), g.actor.username, client_ip())
-    _changed()
     return json_response(None, 204)
