@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from peewee import (
+    BlobField,
     BooleanField,
     DateTimeField,
     ForeignKeyField,
@@ -19,6 +20,7 @@ from peewee import (
     Model,
     SqliteDatabase,
     TextField,
+    TimestampField,
 )
 
 SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database and SQLite's files beside it
@@ -81,6 +83,26 @@ class JSONField(TextField):
 
     def python_value(self, value: str | None) -> Any:
         return None if value is None else json.loads(value)
+
+
+class UtcMillisField(TimestampField):
+    """A naive UTC datetime stored as integer milliseconds since the Unix epoch (block 7).
+
+    Milliseconds, not seconds: 6 bytes instead of 4 in SQLite, and what happened first within
+    a second stays first (a refresh token's rotation and its reuse, a grace of N seconds).
+    No default: a missing value is NULL, never "now" (TimestampField's own default).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default", None)
+        super().__init__(utc=True, resolution=1000, **kwargs)
+
+
+class DigestField(BlobField):
+    """A secret's SHA-256 digest as 32 bytes (crypto.sha256): the key of a grant table."""
+
+    def python_value(self, value: Any) -> bytes | None:
+        return None if value is None else bytes(value)
 
 
 class BaseModel(Model):
@@ -210,6 +232,12 @@ class Resource(BaseModel):
 
 
 class TokenFamily(BaseModel):
+    """A grant: what one code, device code or client_credentials request issued.
+
+    Its tokens carry only what differs per token; client, user, audience and revocation are
+    read here (store.py joins it), so revoking a family is one UPDATE of this row.
+    """
+
     client = ForeignKeyField(Client, backref="families", on_delete="CASCADE")
     user = ForeignKeyField(User, null=True, backref="families", on_delete="CASCADE")
     client_secret = ForeignKeyField(ClientSecret, null=True, on_delete="CASCADE")
@@ -217,22 +245,21 @@ class TokenFamily(BaseModel):
     scope = TextField(default="")
     audience = TextField()
     nonce = TextField(null=True)
-    auth_time = DateTimeField(null=True)
-    created_at = DateTimeField(default=utcnow)
-    expires_at = DateTimeField()
-    revoked_at = DateTimeField(null=True)
+    auth_time = UtcMillisField(null=True)
+    created_at = UtcMillisField(default=utcnow)
+    expires_at = UtcMillisField()
+    revoked_at = UtcMillisField(null=True)
 
     class Meta:
         table_name = "token_family"
 
     def revoke(self, now: datetime | None = None) -> None:
-        """Revoke this family and every access and refresh token in it."""
-        now = now or utcnow()
-        revoke_families([self.id], now)
+        """Revoke this family and so every access and refresh token in it."""
+        revoke_families([self.id], now or utcnow())
 
 
 class AuthorizationCode(BaseModel):
-    code_hash = TextField(unique=True)
+    code_hash = DigestField(primary_key=True)
     client = ForeignKeyField(Client, on_delete="CASCADE")
     user = ForeignKeyField(User, on_delete="CASCADE")
     redirect_uri = TextField(null=True)
@@ -242,42 +269,37 @@ class AuthorizationCode(BaseModel):
     code_challenge = TextField()
     code_challenge_method = TextField()
     nonce = TextField(null=True)
-    auth_time = DateTimeField()
-    created_at = DateTimeField(default=utcnow)
-    expires_at = DateTimeField()
-    used_at = DateTimeField(null=True)
-    family = ForeignKeyField(TokenFamily, null=True, on_delete="SET NULL")
+    auth_time = UtcMillisField()
+    created_at = UtcMillisField(default=utcnow)
+    expires_at = UtcMillisField()
+    used_at = UtcMillisField(null=True)
+    family_id = IntegerField(null=True)  # no REFERENCES (migrations.sql, block 7)
 
     class Meta:
         table_name = "authorization_code"
 
 
 class AccessToken(BaseModel):
-    token_hash = TextField(unique=True)
-    family = ForeignKeyField(TokenFamily, backref="access_tokens", on_delete="CASCADE")
-    client = ForeignKeyField(Client, on_delete="CASCADE")
-    user = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    """An access token; its client, user and audience are its family's (store.py joins)."""
+
+    token_hash = DigestField(primary_key=True)
+    family_id = IntegerField()  # no REFERENCES (migrations.sql, block 7)
     scope = TextField(default="")
-    audience = TextField()
-    created_at = DateTimeField(default=utcnow)
-    expires_at = DateTimeField()
-    revoked_at = DateTimeField(null=True)
+    created_at = UtcMillisField(default=utcnow)
+    expires_at = UtcMillisField()
+    revoked_at = UtcMillisField(null=True)  # this token alone; the family's counts too
 
     class Meta:
         table_name = "access_token"
 
-    def is_active(self, now: datetime | None = None) -> bool:
-        return self.revoked_at is None and self.expires_at > (now or utcnow())
-
 
 class RefreshToken(BaseModel):
-    token_hash = TextField(unique=True)
-    family = ForeignKeyField(TokenFamily, backref="refresh_tokens", on_delete="CASCADE")
+    token_hash = DigestField(primary_key=True)
+    family_id = IntegerField()  # no REFERENCES (migrations.sql, block 7)
     scope = TextField(default="")
-    created_at = DateTimeField(default=utcnow)
-    expires_at = DateTimeField()
-    rotated_at = DateTimeField(null=True)
-    revoked_at = DateTimeField(null=True)
+    created_at = UtcMillisField(default=utcnow)
+    expires_at = UtcMillisField()
+    rotated_at = UtcMillisField(null=True)
 
     class Meta:
         table_name = "refresh_token"
@@ -297,8 +319,8 @@ class Consent(BaseModel):
 
 
 class DeviceCode(BaseModel):
-    device_code_hash = TextField(unique=True)
-    user_code_hash = TextField(unique=True)
+    device_code_hash = DigestField(primary_key=True)
+    user_code_hash = DigestField(unique=True)
     client = ForeignKeyField(Client, on_delete="CASCADE")
     scope = TextField(default="")
     resource = TextField(null=True)
@@ -306,11 +328,11 @@ class DeviceCode(BaseModel):
     status = TextField(default="pending")  # pending | approved | denied | used
     user = ForeignKeyField(User, null=True, on_delete="CASCADE")
     interval = IntegerField(default=5)
-    last_polled_at = DateTimeField(null=True)
-    auth_time = DateTimeField(null=True)
-    created_at = DateTimeField(default=utcnow)
-    expires_at = DateTimeField()
-    family = ForeignKeyField(TokenFamily, null=True, on_delete="SET NULL")
+    last_polled_at = UtcMillisField(null=True)
+    auth_time = UtcMillisField(null=True)
+    created_at = UtcMillisField(default=utcnow)
+    expires_at = UtcMillisField()
+    family_id = IntegerField(null=True)  # no REFERENCES (migrations.sql, block 7)
 
     class Meta:
         table_name = "device_code"
@@ -420,16 +442,17 @@ _COLUMNS: dict[tuple[type[Model], str], list[tuple[str, Any]]] = {}
 
 
 def first_raw(model: type[Model], sql: str, *params: Any) -> Any:
-    """The first `model` row that fixed statement `sql` returns, or None.
+    """The first `model` row that fixed statement `sql` (a SELECT or `... RETURNING`) returns.
 
     The same instance `model.raw(sql, ...)` would give (fields converted, extra columns as
     plain attributes), at a third of its cost: how each column converts is worked out once
     per statement, not per row.
     """
     cursor = db.execute_sql(sql, params)
-    row = cursor.fetchone()
-    if row is None:
+    rows = cursor.fetchall()  # to the end: an UPDATE ... RETURNING finishes its statement
+    if not rows:
         return None
+    row = rows[0]
     columns = _COLUMNS.get((model, sql))
     if columns is None or len(columns) != len(row):
         fields = model._meta.columns  # column name -> field
@@ -456,7 +479,7 @@ def by_id(model: type[Model], pk: int | None) -> Any:
 
 
 def insert(model: type[Model], **values: Any) -> Any:
-    """INSERT one row with exactly these field values; the new instance, id set, no re-read."""
+    """INSERT one row with exactly these field values; the new instance (its id set), no re-read."""
     names = tuple(values)
     sql = _INSERTS.get((model, names))
     if sql is None:
@@ -467,45 +490,26 @@ def insert(model: type[Model], **values: Any) -> Any:
         _INSERTS[(model, names)] = sql
     params = [model._meta.fields[name].db_value(value) for name, value in values.items()]
     row = model(**values)
-    row.id = db.execute_sql(sql, params).lastrowid
+    cursor = db.execute_sql(sql, params)
+    if model._meta.auto_increment:  # a rowid table; the grant tables are keyed by a digest
+        row.id = cursor.lastrowid
     row._dirty.clear()
     return row
 
 
 def revoke_families(family_ids: list[int], now: datetime | None = None) -> None:
-    """Mark families and all their access and refresh tokens revoked (call inside atomic)."""
+    """Revoke families, and so every access and refresh token in them (call inside atomic).
+
+    Tokens read their validity from their family (oauth/store.py joins it): one UPDATE of
+    the family rows, however many tokens they have.
+    """
     if not family_ids:
         return
-    now = now or utcnow()
     (
-        TokenFamily.update(revoked_at=now)
+        TokenFamily.update(revoked_at=now or utcnow())
         .where(TokenFamily.id.in_(family_ids), TokenFamily.revoked_at.is_null())
         .execute()
     )
-    (
-        AccessToken.update(revoked_at=now)
-        .where(AccessToken.family.in_(family_ids), AccessToken.revoked_at.is_null())
-        .execute()
-    )
-    (
-        RefreshToken.update(revoked_at=now)
-        .where(RefreshToken.family.in_(family_ids), RefreshToken.revoked_at.is_null())
-        .execute()
-    )
-
-
-def count_recent(bucket: str, window: timedelta, now: datetime | None = None) -> int:
-    """How many throttle events `bucket` has had within `window`."""
-    since = ThrottleEvent.created_at.db_value((now or utcnow()) - window)
-    # Fixed SQL (see the note above first_raw): every client authentication counts two buckets,
-    # and building this as a Peewee query cost more than the rest of an introspection.
-    sql = "SELECT count(*) FROM throttle_event WHERE bucket = ? AND created_at > ?"
-    return db.execute_sql(sql, (bucket, since)).fetchone()[0]
-
-
-def record_event(bucket: str, now: datetime | None = None) -> None:
-    """Count one throttle event for `bucket`."""
-    ThrottleEvent.create(bucket=bucket, created_at=now or utcnow())
 
 
 def audit(

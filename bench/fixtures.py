@@ -27,6 +27,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _ms(when: datetime) -> int:
+    """How the grant tables store a time (models.UtcMillisField): integer ms, UTC."""
+    return round(when.replace(tzinfo=UTC).timestamp() * 1000)
+
+
 def secret(kind: str, label: str, n: int) -> str:
     """A deterministic, well-formed `<kind>_<43 chars>` secret for row `n` of pool `label`."""
     digest = hashlib.sha256(f"{label}:{n}".encode()).digest()
@@ -99,10 +104,10 @@ def mint_codes(
     rows, bodies = [], []
     for n in range(count):
         code = secret(crypto.AUTHORIZATION_CODE, label, n)
-        expires = str(now + timedelta(hours=2))
+        expires = _ms(now + timedelta(hours=2))
         rows.append(
-            (crypto.sha256_hex(code), setup.client_pk, setup.user_pk, REDIRECT_URI, scope,
-             setup.issuer, challenge, str(now), str(now), expires)
+            (crypto.sha256(code), setup.client_pk, setup.user_pk, REDIRECT_URI, scope,
+             setup.issuer, challenge, _ms(now), _ms(now), expires)
         )  # fmt: skip
         bodies.append(
             urlencode(
@@ -140,19 +145,18 @@ def mint_grants(
         fid = start + n
         families.append(
             (fid, setup.client_pk, setup.user_pk, setup.secret_pk, SCOPE, setup.issuer,
-             str(now), str(now), str(now + timedelta(days=90)))
+             _ms(now), _ms(now), _ms(now + timedelta(days=90)))
         )  # fmt: skip
         token = secret(crypto.ACCESS_TOKEN, label, n)
         access.append(token)
         access_rows.append(
-            (crypto.sha256_hex(token), fid, setup.client_pk, setup.user_pk, SCOPE,
-             setup.issuer, str(now), str(now + timedelta(days=1)))
+            (crypto.sha256(token), fid, SCOPE, _ms(now), _ms(now + timedelta(days=1)))
         )  # fmt: skip
         if refresh:
             token = secret(crypto.REFRESH_TOKEN, label, n)
             refreshes.append(token)
-            expires = str(now + timedelta(days=30))
-            refresh_rows.append((crypto.sha256_hex(token), fid, SCOPE, str(now), expires))
+            expires = _ms(now + timedelta(days=30))
+            refresh_rows.append((crypto.sha256(token), fid, SCOPE, _ms(now), expires))
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO token_family (id, client_id, user_id, client_secret_id, grant_type, scope,"
@@ -161,8 +165,8 @@ def mint_grants(
         families,
     )
     conn.executemany(
-        "INSERT INTO access_token (token_hash, family_id, client_id, user_id, scope, audience,"
-        " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO access_token (token_hash, family_id, scope, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
         access_rows,
     )
     conn.executemany(

@@ -1,8 +1,9 @@
 """Secrets: generation with a readable kind prefix, SHA-256 digests at rest, constant-time checks.
 
 Every secret Gatehouse hands out looks like `<kind>_<43 url-safe chars>` (256 random bits), so
-secret scanners can spot a leaked one and a person can tell what it is. Only the SHA-256 hex
-digest is stored.
+secret scanners can spot a leaked one and a person can tell what it is. Only the SHA-256
+digest is stored: as 32 bytes for grant secrets (codes, device codes, access and refresh
+tokens: `sha256`, `new_token`), as 64 hex characters for the other kinds (`sha256_hex`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ def new_client_id() -> str:
 def sha256_hex(value: str) -> str:
     """The at-rest digest of a secret."""
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def sha256(value: str) -> bytes:
+    """The at-rest digest of a grant secret: 32 bytes (the key of its table)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
+
+
+def new_token(kind: str) -> tuple[str, bytes]:
+    """A fresh grant secret of `kind` and its digest: (plaintext, 32-byte sha256)."""
+    value = f"{kind}_{secrets.token_urlsafe(32)}"
+    return value, sha256(value)
 
 
 def new_secret(kind: str) -> tuple[str, str]:

@@ -92,6 +92,7 @@ def publish_period(id_token_ttl: int, now: datetime | None = None) -> timedelta:
     (mock-minted ones may live a year), so the latest access token expiry counts too.
     """
     now = now or utcnow()
+    # One scan of access_token (no expiry index since migration 7); only when a key retires.
     latest = (
         AccessToken.select(AccessToken.expires_at).order_by(AccessToken.expires_at.desc()).first()
     )

@@ -153,7 +153,7 @@ def decide(
     if not allow:
         raise AccessDenied("The user denied the request.")
     now = utcnow()
-    code, code_hash = crypto.new_secret(crypto.AUTHORIZATION_CODE)
+    code, code_hash = crypto.new_token(crypto.AUTHORIZATION_CODE)
     with db.atomic("IMMEDIATE"):
         consent_rules.remember_consent(req, client, user_session, now)
         AuthorizationCode.create(

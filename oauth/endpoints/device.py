@@ -135,7 +135,7 @@ def _decide(row: DeviceCode, allow: bool):
             username = user_session.user.username
             audit(username, action, "client", row.client.client_id, ip=client_ip())
     if not decided:  # another tab or person decided first, or it just expired
-        fresh = DeviceCode.get_or_none(DeviceCode.id == row.id)
+        fresh = DeviceCode.get_or_none(DeviceCode.device_code_hash == row.device_code_hash)
         problem = fresh and rules.code_problem(fresh.status, fresh.expires_at, now)
         return _outcome(row, problem or "expired", 400)
     return _outcome(row, "approved" if allow else "denied")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from models import AccessToken, RefreshToken, TokenFamily, db, revoke_families, utcnow
-from oauth import crypto
+from models import db, revoke_families, utcnow
+from oauth import crypto, store
 from oauth.errors import answer_oauth_errors_as_json, no_store
 from oauth.params import form_param
 from oauth.rules.bearer import access_token_digest, token_digest
@@ -28,23 +28,10 @@ def revoke():
     with db.atomic():
         digest = token_digest(token, crypto.REFRESH_TOKEN)
         if digest is not None:
-            row = (
-                RefreshToken.select(RefreshToken.family)
-                .join(TokenFamily)
-                .where(RefreshToken.token_hash == digest, TokenFamily.client == client)
-                .first()
-            )
-            if row is not None:
+            row = store.find_refresh_token(digest)
+            if row is not None and row.family.client_id == client.id:
                 revoke_families([row.family_id], now)
         digest = access_token_digest(token)  # opaque, or a JWT found by its jti
         if digest is not None:
-            (
-                AccessToken.update(revoked_at=now)
-                .where(
-                    AccessToken.token_hash == digest,
-                    AccessToken.client == client,
-                    AccessToken.revoked_at.is_null(),
-                )
-                .execute()
-            )
+            store.revoke_access_token(digest, client.id, now)
     return no_store(Response(status=200))

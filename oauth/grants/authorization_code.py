@@ -16,24 +16,16 @@ from models import (
     User,
     by_id,
     db,
-    first_raw,
     revoke_families,
     utcnow,
 )
-from oauth import crypto
+from oauth import crypto, store
 from oauth.errors import InvalidGrant
 from oauth.grants import issue
 from oauth.params import form_param
 from oauth.rules.pkce import check_verifier
 from oauth.rules.redirect_uri import check_code_redirect_uri
 from oauth.rules.resource import check_code_resource, resource_param
-
-# The grant's own statements, fixed and parameterised (no query building per request).
-CODE_BY_HASH = "SELECT * FROM authorization_code WHERE code_hash = ?"
-# Marks the code used and links it to the family it issued, only if nobody used it first.
-CLAIM_CODE = (
-    "UPDATE authorization_code SET used_at = ?, family_id = ? WHERE id = ? AND used_at IS NULL"
-)
 
 
 def check_code_request(
@@ -52,14 +44,20 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
     code = form_param(form, "code", required=True)
     now = utcnow()
     replayed = False
+    digest = crypto.sha256(code)
     with db.atomic("IMMEDIATE"):
-        row = first_raw(AuthorizationCode, CODE_BY_HASH, crypto.sha256_hex(code))
-        if row is None or row.client_id != client.id:
-            raise InvalidGrant("The authorization code is invalid.")
-        if row.used_at is not None:
+        # One UPDATE ... RETURNING claims the code; a check that fails below raises, and the
+        # transaction rolls the claim back (a failed attempt does not consume the code).
+        row = store.claim_code(digest, now)
+        if row is None:  # unknown, or used before: a replay
+            row = store.find_code(digest)
+            if row is None or row.client_id != client.id:
+                raise InvalidGrant("The authorization code is invalid.")
             revoke_families([row.family_id] if row.family_id else [], now)
             replayed = True
         else:
+            if row.client_id != client.id:
+                raise InvalidGrant("The authorization code is invalid.")
             check_code_request(row, client, form, now)
             body = issue.issue(
                 client,
@@ -72,10 +70,7 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
                 auth_time=row.auth_time,
                 refresh="refresh_token" in client.grant_types,
             )
-            # One UPDATE claims the code and links its family; a lost claim rolls back the issue.
-            claimed = db.execute_sql(CLAIM_CODE, (now, body.family.id, row.id)).rowcount
-            if claimed != 1:
-                raise InvalidGrant("The authorization code was already used.")
+            store.link_code(digest, body.family.id)
     if replayed:  # the revocation has committed; now answer
         raise InvalidGrant("The authorization code was already used; its tokens are revoked.")
     return body

@@ -15,7 +15,7 @@ from peewee import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from models import Client, ClientSecret, DeviceCode, UserSession, db, utcnow
-from oauth import crypto
+from oauth import crypto, store
 from oauth.constants import DEVICE_CODE_GRANT
 from oauth.errors import InvalidGrant, OAuthError
 from oauth.grants import issue
@@ -69,9 +69,9 @@ def normalize_user_code(typed: str | None) -> str | None:
     return code
 
 
-def user_code_hash(code: str) -> str:
+def user_code_hash(code: str) -> bytes:
     """The at-rest digest of a normalised user code."""
-    return crypto.sha256_hex(code)
+    return crypto.sha256(code)
 
 
 def poll_decision(
@@ -129,7 +129,7 @@ def create_device_code(
     client: Client, scopes: list[str], resource: str | None, audience: str
 ) -> tuple[str, str]:
     """Store a new pending device code; returns (device_code, normalised user_code)."""
-    device_code, device_hash = crypto.new_secret(crypto.DEVICE_CODE)
+    device_code, device_hash = crypto.new_token(crypto.DEVICE_CODE)
     now = utcnow()
     row = {
         "device_code_hash": device_hash,
@@ -163,7 +163,7 @@ def _insert(row: dict) -> str:
 def find_device_code(value: str) -> DeviceCode | None:
     if not crypto.has_kind(value, crypto.DEVICE_CODE) or len(value) > 200:
         return None
-    return DeviceCode.get_or_none(DeviceCode.device_code_hash == crypto.sha256_hex(value))
+    return DeviceCode.get_or_none(DeviceCode.device_code_hash == crypto.sha256(value))
 
 
 def device_code(client: Client, secret: ClientSecret | None, form: MultiDict) -> dict:
@@ -183,7 +183,7 @@ def device_code(client: Client, secret: ClientSecret | None, form: MultiDict) ->
         if decision in (PENDING, SLOW_DOWN):
             (
                 DeviceCode.update(last_polled_at=now, interval=interval)
-                .where(DeviceCode.id == row.id)
+                .where(DeviceCode.device_code_hash == row.device_code_hash)
                 .execute()
             )
     # The poll is recorded (and committed); now answer with its error.
@@ -194,24 +194,20 @@ def device_code(client: Client, secret: ClientSecret | None, form: MultiDict) ->
 
 def issue_for(row: DeviceCode, client: Client, secret: ClientSecret | None) -> dict:
     """Claim an approved code (compare-and-set) and issue its tokens, inside the caller's lock."""
-    claimed = (
-        DeviceCode.update(status="used")
-        .where(DeviceCode.id == row.id, DeviceCode.status == "approved")
-        .execute()
-    )
-    if claimed != 1:
+    claimed = store.claim_device_code(row.device_code_hash)  # one UPDATE ... RETURNING
+    if claimed is None:
         raise InvalidGrant(POLL_ERRORS[USED])
     body = issue.issue(
         client,
-        row.user,
-        row.scope.split(),
-        row.audience,
+        claimed.user,
+        claimed.scope.split(),
+        claimed.audience,
         DEVICE_CODE_GRANT,
         client_secret=secret,
-        auth_time=row.auth_time,
+        auth_time=claimed.auth_time,
         refresh="refresh_token" in client.grant_types,
     )
-    DeviceCode.update(family=body.family).where(DeviceCode.id == row.id).execute()
+    store.link_device_code(row.device_code_hash, body.family.id)
     return body
 
 
@@ -224,7 +220,11 @@ def record_decision(row: DeviceCode, allow: bool, user_session: UserSession, now
             user=user_session.user_id,
             auth_time=user_session.auth_time,
         )
-        .where(DeviceCode.id == row.id, DeviceCode.status == "pending", DeviceCode.expires_at > now)
+        .where(
+            DeviceCode.device_code_hash == row.device_code_hash,
+            DeviceCode.status == "pending",
+            DeviceCode.expires_at > now,
+        )
         .execute()
     )
     return bool(decided)

@@ -3,9 +3,10 @@
 Tokens are opaque, random and kind-prefixed (`gat_`, `grt_`); only SHA-256 digests are stored.
 An audience that wants JWT access tokens (RFC 9068, oauth/rules/jwt_access_token.py) gets a
 signed JWT instead of `gat_...`, stored by the digest of its `jti`.
-Every grant creates a TokenFamily; its access and refresh tokens hang off it, so one
-revocation reaches all of them. Callers run these functions inside their own transaction.
-Rows are written with `models.insert` (one fixed INSERT each, ids passed, nothing re-read).
+Every grant creates a TokenFamily; its access and refresh tokens hang off it and read their
+client, user, audience and revocation from it, so one revocation reaches all of them. Callers
+run these functions inside their own transaction. Rows are written with one fixed INSERT
+each (models.insert, oauth/store.py), nothing re-read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from models import (
     insert,
     utcnow,
 )
-from oauth import crypto
+from oauth import crypto, store
 from oauth.constants import TOKEN_TYPE
 from oauth.rules import id_token, jwt_access_token
 
@@ -72,33 +73,16 @@ def _access_token(
         )
         token, digest = jwt_access_token.sign(claims), jwt_access_token.jti_digest(jti)
     else:
-        token, digest = crypto.new_secret(crypto.ACCESS_TOKEN)
-    insert(
-        AccessToken,
-        token_hash=digest,
-        family=family.id,
-        client=family.client_id,
-        user=family.user_id,
-        scope=" ".join(scopes),
-        audience=family.audience,
-        created_at=now,
-        expires_at=expires_at,
-    )
+        token, digest = crypto.new_token(crypto.ACCESS_TOKEN)
+    store.new_token(AccessToken, digest, family.id, " ".join(scopes), now, expires_at)
     return token, max(0, int((expires_at - now).total_seconds()))
 
 
 def _refresh_token(family: TokenFamily, scope: str, now: datetime) -> str:
     """A new refresh token: idle lifetime, capped by the family's absolute lifetime."""
-    token, digest = crypto.new_secret(crypto.REFRESH_TOKEN)
+    token, digest = crypto.new_token(crypto.REFRESH_TOKEN)
     expires_at = min(now + _seconds("REFRESH_TOKEN_TTL"), family.expires_at)
-    insert(
-        RefreshToken,
-        token_hash=digest,
-        family=family.id,
-        scope=scope,
-        created_at=now,
-        expires_at=expires_at,
-    )
+    store.new_token(RefreshToken, digest, family.id, scope, now, expires_at)
     return token
 
 

@@ -8,26 +8,13 @@ from datetime import timedelta
 from flask import current_app
 from werkzeug.datastructures import MultiDict
 
-from models import (
-    Client,
-    ClientSecret,
-    RefreshToken,
-    TokenFamily,
-    by_id,
-    db,
-    first_raw,
-    revoke_families,
-    utcnow,
-)
-from oauth import crypto
+from models import Client, ClientSecret, RefreshToken, db, revoke_families, utcnow
+from oauth import crypto, store
 from oauth.errors import InvalidGrant
 from oauth.grants import issue
 from oauth.params import form_param
 from oauth.rules.resource import check_same_audience, resource_param
 from oauth.rules.scope import narrow_scope
-
-REFRESH_BY_HASH = "SELECT * FROM refresh_token WHERE token_hash = ?"
-CLAIM_REFRESH = "UPDATE refresh_token SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL"
 
 
 def reuse_grace() -> timedelta:
@@ -41,14 +28,20 @@ def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) 
     resource = resource_param(form)
     now = utcnow()
     replayed = False
+    digest = refresh_token_digest(presented)
+    if digest is None:
+        raise InvalidGrant("The refresh token is invalid.")
     with db.atomic("IMMEDIATE"):
-        row = find_refresh_token(presented)
+        # One UPDATE ... RETURNING rotates the token; a check that fails below raises, and
+        # the transaction rolls the rotation back.
+        claimed = store.claim_refresh_token(digest, now)
+        row = claimed or store.find_refresh_token(digest)  # unknown, or rotated before
         if row is None or row.family.client_id != client.id:
             raise InvalidGrant("The refresh token is invalid.")
         family = row.family
-        if row.revoked_at is not None or family.revoked_at is not None:
+        if family.revoked_at is not None:
             raise InvalidGrant("The refresh token has been revoked.")
-        if row.rotated_at is not None:
+        if claimed is None:  # rotated by an earlier request: a reuse
             # A race between a client's own concurrent refreshes is not theft: within the
             # grace period the loser is refused without killing the winner's new tokens.
             if now - row.rotated_at >= reuse_grace():
@@ -61,20 +54,20 @@ def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) 
                 raise InvalidGrant("The refresh token has expired.")
             scopes = narrow_scope(scope, row.scope)
             check_same_audience(resource, family.audience, current_app.config["ISSUER"])
-            rotated = db.execute_sql(CLAIM_REFRESH, (now, row.id)).rowcount
-            if rotated != 1:
-                raise InvalidGrant("The refresh token was just rotated; use the new one.")
             body = issue.rotate(row, client, scopes, client_secret=secret, now=now)
     if replayed:
         raise InvalidGrant("The refresh token was already used; its tokens are revoked.")
     return body
 
 
-def find_refresh_token(token: str) -> RefreshToken | None:
-    """The refresh token row for a presented token, its `.family` loaded, or None."""
+def refresh_token_digest(token: str) -> bytes | None:
+    """The stored digest of a presented refresh token, or None if it cannot be one of ours."""
     if not crypto.has_kind(token, crypto.REFRESH_TOKEN) or len(token) > 200:
         return None
-    row = first_raw(RefreshToken, REFRESH_BY_HASH, crypto.sha256_hex(token))
-    if row is not None:
-        row.family = by_id(TokenFamily, row.family_id)
-    return row
+    return crypto.sha256(token)
+
+
+def find_refresh_token(token: str) -> RefreshToken | None:
+    """The refresh token row for a presented token, its `.family` loaded, or None."""
+    digest = refresh_token_digest(token)
+    return store.find_refresh_token(digest) if digest else None

@@ -17,7 +17,6 @@ from wtforms import HiddenField, IntegerField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, InputRequired
 
 from models import (
-    AccessToken,
     AuthorizationCode,
     Client,
     Consent,
@@ -82,19 +81,16 @@ def authorized_apps(user: User) -> list[AuthorizedApp]:
     )
     for row in families:
         apps.setdefault(row.client.id, AuthorizedApp(row.client)).add(row.scope, row.audience)
+    # The newest grant (sign-in or device approval) stands for "last used": tokens carry no
+    # user and are not indexed by family (migrations.sql, block 7), so refreshes don't count.
     last_used = (
-        AccessToken.select(AccessToken.client, fn.MAX(AccessToken.created_at).alias("newest"))
-        .where(AccessToken.user == user, AccessToken.client.in_(list(apps)))
-        .group_by(AccessToken.client)
+        TokenFamily.select(TokenFamily.client, fn.MAX(TokenFamily.created_at).alias("newest"))
+        .where(TokenFamily.user == user, TokenFamily.client.in_(list(apps)))
+        .group_by(TokenFamily.client)
     )
     for row in last_used.namedtuples():
-        apps[row.client].last_used = _as_datetime(row.newest)
+        apps[row.client].last_used = TokenFamily.created_at.python_value(row.newest)
     return sorted(apps.values(), key=lambda a: a.last_used or datetime.min, reverse=True)
-
-
-def _as_datetime(value: datetime | str | None) -> datetime | None:
-    # SQLite aggregates return the stored text, not the field's Python type.
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def revoke_app(user: User, client: Client) -> int:

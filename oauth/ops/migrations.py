@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from models import private_database
@@ -24,6 +25,22 @@ def parse_migrations(text: str) -> list[tuple[int, str]]:
     return [(int(parts[i]), parts[i + 1]) for i in range(1, len(parts), 2)]
 
 
+def unhex(value: str | None) -> bytes | None:
+    """Hex text -> bytes (SQLite 3.40 has no unhex()): block 7 moves digests to blobs."""
+    return None if value is None else bytes.fromhex(value)
+
+
+def ms_since_epoch(value: str | None) -> int | None:
+    """Stored naive-UTC ISO text -> integer milliseconds since the epoch (block 7).
+
+    The same integer models.UtcMillisField writes for that datetime.
+    """
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -37,8 +54,14 @@ def apply_migrations(path: str, text: str) -> list[int]:
     applied = []
     private_database(path)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    # The data-moving functions blocks may call (see migrations.sql, block 7).
+    conn.create_function("unhex", 1, unhex, deterministic=True)
+    conn.create_function("ms_since_epoch", 1, ms_since_epoch, deterministic=True)
     try:
         conn.execute("PRAGMA journal_mode=wal")
+        # Off (SQLite's default, said out loud): a block that rebuilds a table drops the old
+        # one, and with foreign keys on that would cascade into its children.
+        conn.execute("PRAGMA foreign_keys=OFF")
         for number, sql in parse_migrations(text):
             if number <= schema_version(conn):
                 continue

@@ -7,24 +7,23 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify
 
-from models import AccessToken, User, by_id, first_raw, utcnow
-from oauth import crypto
+from models import AccessToken, User, by_id, utcnow
+from oauth import crypto, store
 from oauth.constants import PRM_WELL_KNOWN
 from oauth.errors import NO_STORE
 from oauth.rules import jwt_access_token
 
-BEARER_LOOKUP_SQL = "SELECT * FROM access_token WHERE token_hash = ?"
 MAX_TOKEN_LENGTH = 200  # opaque ones are ~47 characters; anything longer is not one of those
 
 
-def token_digest(token: str, kind: str) -> str | None:
+def token_digest(token: str, kind: str) -> bytes | None:
     """The stored digest of a presented token of `kind`, or None if it cannot be one of ours."""
     if len(token) > MAX_TOKEN_LENGTH or not crypto.has_kind(token, kind):
         return None
-    return crypto.sha256_hex(token)
+    return crypto.sha256(token)
 
 
-def access_token_digest(token: str) -> str | None:
+def access_token_digest(token: str) -> bytes | None:
     """The stored digest of a presented access token, opaque or JWT, or None if not ours.
 
     An opaque token (`gat_...`) costs what it always did; only a JWT-shaped token is verified
@@ -40,15 +39,15 @@ def access_token_digest(token: str) -> str | None:
 def find_access_token(token: str) -> AccessToken | None:
     """The live access token row for a presented token (`.user` loaded), or None.
 
-    Every bearer request runs this: two fixed indexed reads (models.first_raw), no query
-    building; `.client` loads on first use (no resource endpoint needs it). A JWT's `aud`
-    was signed from the same row, so callers check the row's audience as for opaque tokens.
+    Every bearer request runs this: two fixed reads by key (oauth/store.py), no query
+    building. The row carries its family's `client_id`, `user_id` and `audience`. A JWT's
+    `aud` was signed from the same family, so callers check `audience` as for opaque tokens.
     """
     digest = access_token_digest(token)
     if digest is None:
         return None
-    row = first_raw(AccessToken, BEARER_LOOKUP_SQL, digest)
-    if row is None or not row.is_active(utcnow()):
+    row = store.find_access_token(digest)
+    if row is None or not store.is_live(row, utcnow()):
         return None
     row.user = by_id(User, row.user_id)
     return row

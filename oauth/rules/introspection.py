@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from flask import current_app
 
-from models import AccessToken, Client, first_raw, utcnow
+from models import AccessToken, Client, utcnow
+from oauth import store
 from oauth.constants import TOKEN_TYPE
 from oauth.rules.bearer import access_token_digest
 from oauth.rules.id_token import epoch
 
 INACTIVE = {"active": False}
-# One fixed statement per introspection (Peewee building this 4-model join cost more than
-# running it): the token, its client's client_id, its user, its audience's owner, and whether
-# the caller owns any resource. Extra columns become attributes of the AccessToken row.
-INTROSPECT_SQL = """
-SELECT t.*, c.client_id AS client_identifier, u.sub, u.username, r.owner_id,
-       EXISTS (SELECT 1 FROM resource WHERE owner_id = ?) AS caller_owns
-FROM access_token t
-JOIN oauth_client c ON c.id = t.client_id
-LEFT JOIN user u ON u.id = t.user_id
-LEFT JOIN resource r ON r.uri = t.audience
-WHERE t.token_hash = ?
-"""
 
 
 def may_see(row: AccessToken, caller: Client) -> bool:
@@ -41,8 +30,10 @@ def introspect_token(token: str, caller: Client) -> dict:
     digest = access_token_digest(token)  # a JWT access token answers like an opaque one
     if digest is None:
         return INACTIVE
-    row = first_raw(AccessToken, INTROSPECT_SQL, caller.id, digest)
-    if row is None or not row.is_active(utcnow()) or not may_see(row, caller):
+    # One fixed statement (store.INTROSPECT_SQL): the token, its family's client, user and
+    # audience, the audience's owner, and whether the caller owns any resource.
+    row = store.introspection_row(digest, caller.id)
+    if row is None or not store.is_live(row, utcnow()) or not may_see(row, caller):
         return INACTIVE
     body = {
         "active": True,

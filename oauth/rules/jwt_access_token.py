@@ -52,12 +52,12 @@ def new_jti() -> str:
     return secrets.token_urlsafe(24)
 
 
-def jti_digest(jti: str) -> str:
+def jti_digest(jti: str) -> bytes:
     """What the access_token table stores for a JWT: a digest of its `jti` (never the JWT).
 
     The `jwt:` label keeps these apart from digests of opaque tokens.
     """
-    return crypto.sha256_hex("jwt:" + jti)
+    return crypto.sha256("jwt:" + jti)
 
 
 def claims(

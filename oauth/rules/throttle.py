@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta
 
-from models import ThrottleEvent, count_recent, db, utcnow
+from models import ThrottleEvent, db, utcnow
 from oauth.rules.text import normalize_username
+from oauth.store import count_recent
 
 WINDOW = timedelta(minutes=15)
 # Sign-in. The lock is per (username, address): a hard per-account lock would let anyone lock

@@ -105,7 +105,7 @@ def test_allow_issues_a_code_with_every_field(client, app_client, user):
     assert returned["code"].startswith("gac_")
     assert response.headers["Cache-Control"] == "no-store"
     with db.connection_context():
-        row = AuthorizationCode.get(code_hash=crypto.sha256_hex(returned["code"]))
+        row = AuthorizationCode.get(code_hash=crypto.sha256(returned["code"]))
         assert row.client_id == app_client.id
         assert row.user_id == user.id
         assert row.redirect_uri == REDIRECT
@@ -129,7 +129,7 @@ def test_code_without_redirect_uri_or_resource_stores_null(client, app, user):
     assert response.headers["Location"].startswith("https://app.example.com/cb?")
     assert "state" not in returned
     with db.connection_context():
-        row = AuthorizationCode.get(code_hash=crypto.sha256_hex(returned["code"]))
+        row = AuthorizationCode.get(code_hash=crypto.sha256(returned["code"]))
         assert row.redirect_uri is None
         assert row.resource is None
         assert row.audience == ISSUER
@@ -309,7 +309,7 @@ def test_remembered_consent_skips_the_page(client, app_client, user):
     returned = query_of(response.headers["Location"])
     assert returned["state"] == "xyz state" and returned["iss"] == ISSUER
     with db.connection_context():
-        row = AuthorizationCode.get(code_hash=crypto.sha256_hex(returned["code"]))
+        row = AuthorizationCode.get(code_hash=crypto.sha256(returned["code"]))
         assert row.scope == "openid email"
 
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from models import (
-    AccessToken,
     AuditEvent,
     DeviceCode,
     Resource,
@@ -20,7 +19,7 @@ from models import (
     db,
     utcnow,
 )
-from oauth import crypto
+from oauth import crypto, store
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from tests.helpers import ISSUER
 from tests.helpers.common import basic, login, make_client
@@ -62,12 +61,12 @@ def poll(http, client_id: str, device_code: str, secret: str | None = None, **fo
 
 def row_of(device_code: str) -> DeviceCode:
     with db.connection_context():
-        return DeviceCode.get(DeviceCode.device_code_hash == crypto.sha256_hex(device_code))
+        return DeviceCode.get(DeviceCode.device_code_hash == crypto.sha256(device_code))
 
 
 def update_row(device_code: str, **fields) -> None:
     with db.connection_context():
-        digest = crypto.sha256_hex(device_code)
+        digest = crypto.sha256(device_code)
         DeviceCode.update(**fields).where(DeviceCode.device_code_hash == digest).execute()
 
 
@@ -94,7 +93,7 @@ def test_device_authorization_response(client, tv):
     assert body["expires_in"] == 900 and body["interval"] == 5
     row = row_of(body["device_code"])
     normal = body["user_code"].replace("-", "")
-    assert row.user_code_hash == crypto.sha256_hex(normal)  # hashed at rest, both codes
+    assert row.user_code_hash == crypto.sha256(normal)  # hashed at rest, both codes
     assert row.status == "pending" and row.client_id == tv.id
     assert row.scope == "openid profile email" and row.audience == ISSUER
     assert (row.expires_at - row.created_at) == timedelta(seconds=900)
@@ -187,7 +186,7 @@ def test_approve_then_tokens_once(client, tv, alice, user):
     assert got["token_type"] == "Bearer" and got["scope"] == "openid profile offline_access"
     assert {"access_token", "refresh_token", "id_token", "expires_in"} <= set(got)
     with db.connection_context():
-        access = AccessToken.get(AccessToken.token_hash == crypto.sha256_hex(got["access_token"]))
+        access = store.find_access_token(crypto.sha256(got["access_token"]))
         assert access.user_id == user.id and access.audience == ISSUER
         assert TokenFamily.get().grant_type == DEVICE_GRANT
         assert AuditEvent.get(AuditEvent.action == "device.approve").target == tv.client_id

@@ -10,11 +10,12 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from app import create_app
-from models import AuditEvent, ThrottleEvent, User, db, record_event, utcnow
+from models import AuditEvent, ThrottleEvent, User, db, utcnow
 from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
 from oauth.rules import throttle
 from oauth.session import login_url
+from oauth.store import record_event
 from tests.helpers.common import login
 
 ALICE = ("alice", "correct horse battery")

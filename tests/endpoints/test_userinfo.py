@@ -13,7 +13,7 @@ from tests.helpers import ISSUER
 
 def mint(client_row, user, scope: str, audience: str = ISSUER, expires_in: int = 600) -> str:
     """Store a live access token for `user` and return its plaintext."""
-    token, digest = crypto.new_secret(crypto.ACCESS_TOKEN)
+    token, digest = crypto.new_token(crypto.ACCESS_TOKEN)
     with db.connection_context():
         family = TokenFamily.create(
             client=client_row,
@@ -25,11 +25,8 @@ def mint(client_row, user, scope: str, audience: str = ISSUER, expires_in: int =
         )
         AccessToken.create(
             token_hash=digest,
-            family=family,
-            client=client_row,
-            user=user,
+            family_id=family.id,
             scope=scope,
-            audience=audience,
             expires_at=utcnow() + timedelta(seconds=expires_in),
         )
     return token

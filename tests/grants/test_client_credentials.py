@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models import AccessToken, Resource, TokenFamily, db
-from oauth import crypto
+from models import Resource, TokenFamily, db
+from oauth import crypto, store
 from tests.helpers.common import make_client
 from tests.helpers.tokens import client_credentials as cc
 
@@ -31,7 +31,7 @@ def test_issues_an_access_token_without_user_or_refresh(client, machine):
     assert body["scope"] == "mcp:read"
     assert "refresh_token" not in body and "id_token" not in body
     with db.connection_context():
-        row = AccessToken.get(AccessToken.token_hash == crypto.sha256_hex(body["access_token"]))
+        row = store.find_access_token(crypto.sha256(body["access_token"]))
         assert row.user_id is None and row.audience == MCP
         family = TokenFamily.get()
         assert family.grant_type == "client_credentials" and family.client_secret_id is not None
@@ -60,7 +60,7 @@ def test_scope_and_audience(client, machine, form, status, error, audience):
         assert response.get_json()["error"] == error
     else:
         with db.connection_context():
-            assert AccessToken.get().audience == audience
+            assert TokenFamily.get().audience == audience
 
 
 def test_client_without_the_grant_is_unauthorized(client, oauth_client):

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from models import AccessToken, Resource, SigningKey, db, utcnow
-from oauth import keys
+from oauth import keys, store
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from oauth.rules import jwt_access_token as rule
 from tests.helpers import ISSUER
@@ -73,7 +73,7 @@ def test_code_and_refresh_give_jwts_for_a_jwt_resource(client, oauth_client, use
     assert claims["client_id"] == c.client_id and claims["scope"] == "openid mcp"
     assert claims["exp"] - claims["iat"] == 3600 and "auth_time" in claims
     with db.connection_context():
-        row = AccessToken.get(AccessToken.token_hash == rule.jti_digest(claims["jti"]))
+        row = store.find_access_token(rule.jti_digest(claims["jti"]))
         assert row.audience == MCP
     again = refresh(client, c, s, body["refresh_token"]).get_json()
     header, renewed = decode(again["access_token"])

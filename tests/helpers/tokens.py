@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from models import AuthorizationCode, Client, User, db, utcnow
+from models import AccessToken, AuthorizationCode, Client, TokenFamily, User, db, utcnow
 from oauth import crypto
 from tests.helpers import ISSUER
 from tests.helpers.common import basic, pkce_pair
@@ -26,7 +26,7 @@ def make_code(
     auth_time: datetime | None = None,
 ) -> str:
     """An AuthorizationCode row as the authorize endpoint would store it; returns the code."""
-    code, digest = crypto.new_secret(crypto.AUTHORIZATION_CODE)
+    code, digest = crypto.new_token(crypto.AUTHORIZATION_CODE)
     now = utcnow()
     with db.connection_context():
         AuthorizationCode.create(
@@ -45,6 +45,17 @@ def make_code(
             expires_at=now + timedelta(seconds=expires_in),
         )
     return code
+
+
+def live_access_tokens() -> int:
+    """Access tokens that are neither revoked themselves nor in a revoked family."""
+    with db.connection_context():
+        return (
+            AccessToken.select()
+            .join(TokenFamily, on=TokenFamily.id == AccessToken.family_id)
+            .where(AccessToken.revoked_at.is_null(), TokenFamily.revoked_at.is_null())
+            .count()
+        )
 
 
 def auth(client: Client, secret: str | None) -> tuple[dict, dict]:

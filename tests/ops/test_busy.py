@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 from flask import jsonify
 
-from models import db, record_event
+from models import db
+from oauth.store import record_event
 
 
 @pytest.fixture

@@ -31,3 +31,8 @@ def test_oauth_never_imports_app():
         if "app" in imported_roots(path)
     ]
     assert importers == []
+
+
+def test_store_imports_no_flask():
+    """oauth/store.py, the hot paths' SQL, runs under any caller (grants, rules, CLI, bench)."""
+    assert imported_roots(ROOT / "oauth" / "store.py") & {"flask", "app"} == set()

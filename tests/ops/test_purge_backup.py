@@ -46,24 +46,23 @@ def _family(client, user, expires_at, revoked_at=None) -> TokenFamily:
 
 def _access(family, expires_at) -> AccessToken:
     return AccessToken.create(
-        token_hash=crypto.new_secret(crypto.ACCESS_TOKEN)[1],
-        family=family,
-        client=family.client,
-        user=family.user,
-        audience=family.audience,
+        token_hash=crypto.new_token(crypto.ACCESS_TOKEN)[1],
+        family_id=family.id,
         expires_at=expires_at,
     )
 
 
 def _refresh(family, expires_at) -> RefreshToken:
     return RefreshToken.create(
-        token_hash=crypto.new_secret(crypto.REFRESH_TOKEN)[1], family=family, expires_at=expires_at
+        token_hash=crypto.new_token(crypto.REFRESH_TOKEN)[1],
+        family_id=family.id,
+        expires_at=expires_at,
     )
 
 
 def _code(client, user, expires_at) -> AuthorizationCode:
     return AuthorizationCode.create(
-        code_hash=crypto.new_secret(crypto.AUTHORIZATION_CODE)[1],
+        code_hash=crypto.new_token(crypto.AUTHORIZATION_CODE)[1],
         client=client,
         user=user,
         audience="http://127.0.0.1:8000",
@@ -76,8 +75,8 @@ def _code(client, user, expires_at) -> AuthorizationCode:
 
 def _device(client, expires_at) -> DeviceCode:
     return DeviceCode.create(
-        device_code_hash=crypto.new_secret(crypto.DEVICE_CODE)[1],
-        user_code_hash=crypto.sha256_hex(os.urandom(8).hex()),
+        device_code_hash=crypto.new_token(crypto.DEVICE_CODE)[1],
+        user_code_hash=crypto.sha256(os.urandom(8).hex()),
         client=client,
         audience="http://127.0.0.1:8000",
         expires_at=expires_at,
@@ -116,6 +115,9 @@ def rows(app, user):
             "recent_expired_refresh": _refresh(live_family, now - HOUR),
             "old_refresh": _refresh(live_family, now - 2 * DAY),
             "recently_revoked_refresh": _refresh(revoked_recently, now + DAY),
+            # unexpired, but their family goes (revoked two days ago): dead, so purged too
+            "revoked_family_access": _access(revoked_family, now + HOUR),
+            "revoked_family_refresh": _refresh(revoked_family, now + DAY),
             "live_code": _code(client, user, now + timedelta(minutes=5)),
             "recent_code": _code(client, user, now - HOUR),
             "old_code": _code(client, user, now - 2 * DAY),
@@ -158,6 +160,8 @@ PURGED = [
     "revoked_family",
     "expired_access",
     "dead_family_access",
+    "revoked_family_access",
+    "revoked_family_refresh",
     "old_refresh",
     "old_code",
     "old_device",
@@ -202,7 +206,7 @@ def concurrent_writer(database: str, bucket: str) -> Iterator[list[Exception]]:
 def _exists(row) -> bool:
     model = type(row)
     with db.connection_context():
-        return model.select().where(model.id == row.id).exists()
+        return model.select().where(model._meta.primary_key == row._pk).exists()
 
 
 @pytest.mark.parametrize("name", KEPT)
@@ -235,7 +239,7 @@ def test_purge_counts_every_batch(app, user):
 def test_purge_cli_reports_and_checkpoints(runner, rows, config):
     result = runner.invoke(args=["db", "purge", "--batch-size", "3", "--pause", "0"])
     assert result.exit_code == 0, result.output
-    assert "access_token: 2 deleted" in result.output
+    assert "access_token: 3 deleted" in result.output
     assert "WAL checkpoint: complete" in result.output
     # TRUNCATE checkpoint leaves an empty WAL file behind.
     wal = config["DATABASE"] + "-wal"
@@ -249,13 +253,13 @@ def test_purge_while_another_connection_writes(app, user, config):
     with db.connection_context():
         family = _family(client, user, now + DAY)
         rows = [
-            (crypto.sha256_hex(f"t{i}"), family.id, client.id, user.id, "aud", str(now), str(now))
+            (crypto.sha256(f"t{i}"), family.id, AccessToken.created_at.db_value(now))
             for i in range(3000)
         ]
         with db.atomic():
             db.connection().executemany(
-                "INSERT INTO access_token (token_hash, family_id, client_id, user_id, audience,"
-                " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO access_token (token_hash, family_id, created_at, expires_at)"
+                " VALUES (?, ?, ?3, ?3)",
                 rows,
             )
     with concurrent_writer(config["DATABASE"], "purge-test") as errors, db.connection_context():

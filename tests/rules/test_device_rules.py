@@ -84,7 +84,7 @@ def test_every_code_survives_how_people_type_it(code, lower, dash):
 
 
 def test_user_code_hash_is_sha256_of_the_normalised_code():
-    expected = hashlib.sha256(b"BCDFGHJK").hexdigest()
+    expected = hashlib.sha256(b"BCDFGHJK").digest()
     assert device_flow.user_code_hash("BCDFGHJK") == expected
 
 

@@ -97,7 +97,7 @@ def test_client_credentials_subject_is_the_client():
 
 
 def test_jti_digest_is_not_an_opaque_token_digest():
-    assert rule.jti_digest("abc") != crypto.sha256_hex("abc")
+    assert rule.jti_digest("abc") != crypto.sha256("abc")
     assert not crypto.has_kind(rule.new_jti(), crypto.ACCESS_TOKEN)
 
 

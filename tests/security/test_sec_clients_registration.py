@@ -244,11 +244,8 @@ def test_purge_removes_idle_unvetted_clients_without_live_tokens(app, runner, us
             expires_at=utcnow() + timedelta(days=60),
         )
         AccessToken.create(
-            token_hash=crypto.sha256_hex("t"),
-            family=family,
-            client=busy,
-            user=user,
-            audience="x",
+            token_hash=crypto.sha256("t"),
+            family_id=family.id,
             created_at=long_ago,
             expires_at=utcnow() + timedelta(hours=1),
         )

@@ -7,11 +7,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from models import db, record_event
+from models import db
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from oauth.grants import device_code as device_flow
 from oauth.rules import throttle
 from oauth.rules.throttle import WRONG_CODES_LIMIT
+from oauth.store import record_event
 from tests.helpers.authorize import params, sign_in
 from tests.helpers.common import basic, login, make_client
 

@@ -1,0 +1,203 @@
+"""The hot paths' SQL, in one place: fixed, parameterised statements over the grant tables.
+
+Every token, introspection and bearer request runs these instead of building a Peewee query
+(compiling one cost more than running it; see models.first_raw). They are written for SQLite
+and PostgreSQL alike: placeholders are the database's own (`db.param`), the `user` table is
+quoted, and claims are one `UPDATE ... RETURNING` (SQLite >= 3.35, PostgreSQL), so a code, a
+refresh token or a device code is claimed exactly once without a read first.
+
+Tokens carry only what differs per token; their client, user, audience and revocation come
+from their family (migrations.sql, block 7). A token whose family is gone finds no row here.
+No Flask: the grants and rules call these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from models import (
+    AccessToken,
+    AuthorizationCode,
+    DeviceCode,
+    RefreshToken,
+    ThrottleEvent,
+    TokenFamily,
+    db,
+    first_raw,
+    insert,
+    utcnow,
+)
+
+
+def sql(text: str) -> str:
+    """`text` with `?` placeholders in the database's own style (`%s` on PostgreSQL)."""
+    return text if db.param == "?" else text.replace("?", db.param)
+
+
+def _ms(when: datetime | None) -> int | None:
+    """A datetime as the grant tables store it (models.UtcMillisField)."""
+    return AccessToken.created_at.db_value(when)
+
+
+# -- authorization codes (RFC 6749 §4.1.2: single use) -------------------------------------
+
+# Marks the code used, only if nobody used it first, and returns it: one statement claims it.
+CLAIM_CODE = (
+    "UPDATE authorization_code SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *"
+)
+CODE_BY_HASH = "SELECT * FROM authorization_code WHERE code_hash = ?"
+LINK_CODE = "UPDATE authorization_code SET family_id = ? WHERE code_hash = ?"
+
+
+def claim_code(digest: bytes, now: datetime) -> AuthorizationCode | None:
+    """The unused code with this digest, now marked used; None if unknown or already used.
+
+    Call inside a transaction: a request that then fails its checks rolls the claim back.
+    """
+    return first_raw(AuthorizationCode, sql(CLAIM_CODE), _ms(now), digest)
+
+
+def find_code(digest: bytes) -> AuthorizationCode | None:
+    return first_raw(AuthorizationCode, sql(CODE_BY_HASH), digest)
+
+
+def link_code(digest: bytes, family_id: int) -> None:
+    """Remember which family a code issued, so a replay of the code revokes it."""
+    db.execute_sql(sql(LINK_CODE), (family_id, digest))
+
+
+# -- refresh tokens (OAuth 2.1 §4.3.1: rotation, reuse detection) ----------------------------
+
+CLAIM_REFRESH = (
+    "UPDATE refresh_token SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL"
+    " RETURNING *"
+)
+REFRESH_BY_HASH = "SELECT * FROM refresh_token WHERE token_hash = ?"
+FAMILY_BY_ID = "SELECT * FROM token_family WHERE id = ?"
+
+
+def claim_refresh_token(digest: bytes, now: datetime) -> RefreshToken | None:
+    """The unrotated refresh token with this digest, now marked rotated (`.family` loaded);
+    None if unknown, already rotated, or its family is gone."""
+    row = first_raw(RefreshToken, sql(CLAIM_REFRESH), _ms(now), digest)
+    return _with_family(row)
+
+
+def find_refresh_token(digest: bytes) -> RefreshToken | None:
+    """The refresh token with this digest, rotated or not (`.family` loaded), or None."""
+    return _with_family(first_raw(RefreshToken, sql(REFRESH_BY_HASH), digest))
+
+
+def _with_family(row: RefreshToken | None) -> RefreshToken | None:
+    if row is None:
+        return None
+    row.family = first_raw(TokenFamily, sql(FAMILY_BY_ID), row.family_id)
+    return row if row.family is not None else None
+
+
+# -- device codes (RFC 8628 §3.5: tokens exactly once) ---------------------------------------
+
+CLAIM_DEVICE_CODE = (
+    "UPDATE device_code SET status = 'used' WHERE device_code_hash = ? AND status = 'approved'"
+    " RETURNING *"
+)
+LINK_DEVICE_CODE = "UPDATE device_code SET family_id = ? WHERE device_code_hash = ?"
+
+
+def claim_device_code(digest: bytes) -> DeviceCode | None:
+    """The approved device code with this digest, now marked used; None if it was not."""
+    return first_raw(DeviceCode, sql(CLAIM_DEVICE_CODE), digest)
+
+
+def link_device_code(digest: bytes, family_id: int) -> None:
+    db.execute_sql(sql(LINK_DEVICE_CODE), (family_id, digest))
+
+
+# -- access tokens ------------------------------------------------------------------------
+
+# The token and what it reads from its family. `revoked_at` is the token's own or its
+# family's, so `is_live` needs nothing else.
+ACCESS_COLUMNS = """
+t.token_hash, t.family_id, t.scope, t.created_at, t.expires_at,
+COALESCE(t.revoked_at, f.revoked_at) AS revoked_at, f.client_id, f.user_id, f.audience
+"""
+BEARER_SQL = f"""
+SELECT {ACCESS_COLUMNS}
+FROM access_token t JOIN token_family f ON f.id = t.family_id
+WHERE t.token_hash = ?
+"""  # noqa: S608 - built from constants, no input
+# Introspection also needs the client's client_id, the user, the audience's owner and
+# whether the caller owns any resource (RFC 7662 §4, rules/introspection.py).
+INTROSPECT_SQL = f"""
+SELECT {ACCESS_COLUMNS}, c.client_id AS client_identifier, u.sub, u.username,
+       r.owner_id, EXISTS (SELECT 1 FROM resource WHERE owner_id = ?) AS caller_owns
+FROM access_token t
+JOIN token_family f ON f.id = t.family_id
+JOIN oauth_client c ON c.id = f.client_id
+LEFT JOIN "user" u ON u.id = f.user_id
+LEFT JOIN resource r ON r.uri = f.audience
+WHERE t.token_hash = ?
+"""  # noqa: S608 - built from constants, no input
+REVOKE_ACCESS = """
+UPDATE access_token SET revoked_at = ?
+WHERE token_hash = ? AND revoked_at IS NULL
+  AND family_id IN (SELECT id FROM token_family WHERE client_id = ?)
+"""
+
+
+def is_live(row: AccessToken, now: datetime) -> bool:
+    """Whether an access token row from this module is neither revoked nor expired."""
+    return row.revoked_at is None and row.expires_at > now
+
+
+def find_access_token(digest: bytes) -> AccessToken | None:
+    """The access token with this digest, its family's client_id, user_id and audience
+    read with it (plain attributes), or None."""
+    return first_raw(AccessToken, sql(BEARER_SQL), digest)
+
+
+def introspection_row(digest: bytes, caller_id: int) -> AccessToken | None:
+    """find_access_token's row plus client_identifier, sub, username, owner_id, caller_owns."""
+    return first_raw(AccessToken, sql(INTROSPECT_SQL), caller_id, digest)
+
+
+def revoke_access_token(digest: bytes, client_id: int, now: datetime) -> int:
+    """Revoke one access token if it was issued to `client_id` (RFC 7009 §2.1)."""
+    cursor = db.execute_sql(sql(REVOKE_ACCESS), (_ms(now), digest, client_id))
+    return cursor.rowcount
+
+
+def new_token(
+    model: type[AccessToken | RefreshToken],
+    digest: bytes,
+    family_id: int,
+    scope: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """Store a new access or refresh token of family `family_id` (one fixed INSERT)."""
+    insert(
+        model,
+        token_hash=digest,
+        family_id=family_id,
+        scope=scope,
+        created_at=now,
+        expires_at=expires_at,
+    )
+
+
+# -- throttle counters (rules/throttle.py) --------------------------------------------------
+
+COUNT_RECENT = "SELECT count(*) FROM throttle_event WHERE bucket = ? AND created_at > ?"
+
+
+def count_recent(bucket: str, window: timedelta, now: datetime | None = None) -> int:
+    """How many throttle events `bucket` has had within `window`."""
+    since = ThrottleEvent.created_at.db_value((now or utcnow()) - window)
+    # Every client authentication counts two buckets: one fixed statement each.
+    return db.execute_sql(sql(COUNT_RECENT), (bucket, since)).fetchone()[0]
+
+
+def record_event(bucket: str, now: datetime | None = None) -> None:
+    """Count one throttle event for `bucket`."""
+    insert(ThrottleEvent, bucket=bucket, created_at=now or utcnow())
