@@ -7,6 +7,7 @@ measures p99 with a million stored grants against an almost empty database, RSS 
 the database size per million tokens, and writes `bench/results.md`.
 
     python -m bench.run [--seconds 5] [--concurrency 1,8,32] [--configs 2x1,2x4] [--million N]
+    python -m bench.run --only-scale [--million N]     # only the big-database part, printed
 """
 
 from __future__ import annotations
@@ -122,9 +123,21 @@ def main() -> None:
     parser.add_argument("--configs", default="2x1,2x4", help="WORKERSxTHREADS, comma-separated")
     parser.add_argument("--million", type=int, default=1_000_000, help="0 skips the big-DB run")
     parser.add_argument("--out", type=Path, default=ROOT / "results.md")
+    parser.add_argument(
+        "--only-scale",
+        action="store_true",
+        help="run only the big-database part (first config) and print it; --out is not written",
+    )
     args = parser.parse_args()
     wrk.require_wrk()
     OUT.mkdir(exist_ok=True)
+    if args.only_scale:
+        from bench import scale
+
+        workers, threads = (int(x) for x in args.configs.split(",")[0].split("x"))
+        big = scale.run(workers, threads, args.million or 1_000_000, args.seconds)
+        print("\n".join(report.scale_lines(big)))
+        return
     levels = [int(c) for c in args.concurrency.split(",")]
     runs = []
     for spec in args.configs.split(","):
