@@ -112,24 +112,26 @@ RULES: list[Rule] = [
 
 
 def purge_table(rule: Rule, now: datetime, batch_size: int, pause: float = 0.0) -> int:
-    """Delete `rule`'s garbage in batches of `batch_size`, one transaction each; return count.
+    """Delete `rule`'s garbage, walking the table once in key order; return the count.
 
-    The batches walk the table once in key order (each starts after the last key deleted),
-    so no table needs an index on its expiry for this: the grant tables have none (block 7).
+    Each step reads the next `batch_size` keys (outside the write lock), then deletes the
+    garbage among them in its own short IMMEDIATE transaction: a write lock never covers more
+    than `batch_size` rows, however few of them are garbage. So no table needs an index on its
+    expiry for this; the grant tables have none (migrations.sql, block 7).
     """
     model = rule.model
     key = model._meta.primary_key
     total, last = 0, None
     while True:
-        with db.atomic("IMMEDIATE"):
-            query = model.select(key).where(rule.garbage(now))
-            if last is not None:
-                query = query.where(key > last)
-            keys = [k for (k,) in query.order_by(key).limit(batch_size).tuples()]
-            if keys:
-                total += model.delete().where(key.in_(keys)).execute()
-        if len(keys) < batch_size:
+        window = model.select(key).order_by(key).limit(batch_size)
+        if last is not None:
+            window = window.where(key > last)
+        keys = [k for (k,) in window.tuples()]
+        if not keys:
             return total
+        with db.atomic("IMMEDIATE"):
+            in_window = (key >= keys[0]) & (key <= keys[-1])
+            total += model.delete().where(in_window & rule.garbage(now)).execute()
         last = keys[-1]
         if pause:
             time.sleep(pause)  # let waiting writers in between batches

@@ -40,7 +40,13 @@ def db_status() -> None:
 
 
 @db_cli.command("purge")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows each write transaction looks at (each table is walked once, in key order).",
+)
 @click.option("--pause", default=0.01, show_default=True, help="Seconds to yield between batches.")
 def db_purge(batch_size: int, pause: float) -> None:
     """Delete expired codes, tokens, device codes, sessions, throttle events, and unvetted

@@ -236,6 +236,21 @@ def test_purge_counts_every_batch(app, user):
         assert maintenance.purge(batch_size=5)["access_token"] == 0
 
 
+def test_purge_walks_the_whole_table_past_batches_without_garbage(app, user):
+    """Garbage is found wherever its key falls, however many live rows come first: each batch
+    looks at the next keys, not at the next garbage (no expiry index to jump to it)."""
+    client, _ = make_client()
+    now = utcnow()
+    with db.connection_context():
+        family = _family(client, user, now + DAY)
+        live = [_access(family, now + HOUR) for _ in range(9)]
+        dead = [_access(family, now - HOUR) for _ in range(3)]
+        counts = maintenance.purge(batch_size=2)
+        assert counts["access_token"] == 3
+        left = {row.token_hash for row in AccessToken.select()}
+        assert left == {row.token_hash for row in live} and not left & {r.token_hash for r in dead}
+
+
 def test_purge_cli_reports_and_checkpoints(runner, rows, config):
     result = runner.invoke(args=["db", "purge", "--batch-size", "3", "--pause", "0"])
     assert result.exit_code == 0, result.output
