@@ -181,8 +181,7 @@ def rotate(
 ) -> TokenResponse:
     """Tokens for a refresh: a new refresh token replaces `old` (already marked rotated).
 
-    `old.family` should already be loaded (refresh_token.find_refresh_token does), or it is
-    read here.
+    `old.family` is loaded (oauth/store.py reads it with every refresh token).
 
     OAuth 2.1 §4.3.1: the new refresh token keeps the old one's scope; `scopes` (possibly
     narrower) applies to the new access token only. The id_token carries the original

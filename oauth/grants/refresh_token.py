@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import current_app
 from werkzeug.datastructures import MultiDict
 
-from models import Client, ClientSecret, RefreshToken, db, revoke_families, utcnow
+from models import Client, ClientSecret, db, revoke_families, utcnow
 from oauth import crypto, store
 from oauth.errors import InvalidGrant
 from oauth.grants import issue
@@ -66,8 +66,3 @@ def refresh_token_digest(token: str) -> bytes | None:
         return None
     return crypto.sha256(token)
 
-
-def find_refresh_token(token: str) -> RefreshToken | None:
-    """The refresh token row for a presented token, its `.family` loaded, or None."""
-    digest = refresh_token_digest(token)
-    return store.find_refresh_token(digest) if digest else None
