@@ -65,4 +65,3 @@ def refresh_token_digest(token: str) -> bytes | None:
     if not crypto.has_kind(token, crypto.REFRESH_TOKEN) or len(token) > 200:
         return None
     return crypto.sha256(token)
-
