@@ -280,3 +280,9 @@ CREATE TABLE shown_once (
 );
 CREATE INDEX shown_once_user_session ON shown_once (user_session_id);
 CREATE INDEX shown_once_client ON shown_once (client_id);
+
+-- migrate: 8
+-- OIDC Registration §2: the algorithm a client's id_tokens are signed with, RS256 (the
+-- default) or ES256. signing_key already fits an EC P-256 key: `alg` says which, the PKCS#8
+-- PEM and the public JWK hold either kind, and each algorithm has its own active key.
+ALTER TABLE oauth_client ADD COLUMN id_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256';
