@@ -36,6 +36,11 @@ NEWEST_ACTIVE_SQL = (
     "SELECT * FROM signing_key WHERE alg = ? AND retired_at IS NULL"
     " ORDER BY created_at DESC, id DESC LIMIT 1"
 )
+# What signing needs per token: the same key's id only (its private key is cached by kid).
+ACTIVE_KID_SQL = (
+    "SELECT kid FROM signing_key WHERE alg = ? AND retired_at IS NULL"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"
+)
 # What the JWKS depends on, in one cheap aggregate over the few key rows of every algorithm:
 # adding a key (rotation, the first key of an algorithm) or deleting one changes the count or
 # the newest id, retiring one changes the newest retired_at, and a retired key reaching its
@@ -167,12 +172,26 @@ def _private(key: SigningKey) -> Any:
     return _cache[key.kid]
 
 
+def _signer(alg: str) -> tuple[str, Any]:
+    """(kid, private key) of the active `alg` key: one single-column read per token, exact
+    across processes (a rotation by any process is seen by the next token); the private key
+    itself is cached by kid, which never changes its key."""
+    row = db.execute_sql(ACTIVE_KID_SQL, (alg,)).fetchone()
+    if row is None:  # the first token of this algorithm: create its key
+        key = active_key(alg)
+        return key.kid, _private(key)
+    kid = row[0]
+    if kid not in _cache:
+        _private(SigningKey.get(SigningKey.kid == kid))
+    return kid, _cache[kid]
+
+
 def sign(claims: dict[str, Any], typ: str | None = None, alg: str = ALG) -> str:
     """Sign `claims` as a JWT with the active `alg` key, `kid` (and `typ` if given) in the
     header."""
-    key = active_key(alg)
-    headers = {"kid": key.kid} if typ is None else {"kid": key.kid, "typ": typ}
-    return jwt.encode(claims, _private(key), algorithm=key.alg, headers=headers)
+    kid, private_key = _signer(alg)
+    headers = {"kid": kid} if typ is None else {"kid": kid, "typ": typ}
+    return jwt.encode(claims, private_key, algorithm=alg, headers=headers)
 
 
 def at_hash(access_token: str) -> str:

@@ -160,3 +160,15 @@ def test_publish_period_without_long_tokens_is_the_id_token_lifetime(app):
     with db.connection_context():
         assert keys.publish_period(7200) == timedelta(seconds=7200 + 300)
         assert keys.publish_period(60) == timedelta(seconds=3600 + 300)
+
+
+def test_the_next_token_after_a_rotation_uses_the_new_key(app):
+    """Signing caches private keys by kid only, never which key is active: the next token
+    after a rotation (by any process: the active kid is read each time) names the new key."""
+    from datetime import timedelta
+
+    with db.connection_context():
+        before = [jwt.get_unverified_header(keys.sign({}, alg=alg))["kid"] for alg in keys.ALGS]
+        rotated = keys.rotate(timedelta(hours=1))
+        after = [jwt.get_unverified_header(keys.sign({}, alg=alg))["kid"] for alg in keys.ALGS]
+    assert after == [key.kid for key in rotated] and not set(before) & set(after)
