@@ -11,6 +11,8 @@ import pytest
 
 from models import Client, PersonalAccessToken, db
 from oauth import crypto
+from oauth.errors import InvalidClientMetadata
+from oauth.rules.client_metadata import check_client_metadata
 from tests.helpers import ISSUER
 from tests.helpers.common import login
 from tests.helpers.tokens import REDIRECT_URI, refresh, tokens_for
@@ -139,3 +141,28 @@ def test_cli_create_takes_id_token_alg(runner):
     assert json.loads(default.stdout)["id_token_signed_response_alg"] == "RS256"
     refused = runner.invoke(args=[*args, "--id-token-alg", "HS256"])
     assert refused.exit_code != 0
+
+
+def test_metadata_documents_and_rfc7592_updates_go_through_the_same_rule(client):
+    # client_id_metadata.py hands the fetched document to check_client_metadata as it is.
+    document = {
+        "client_id": "https://app.example/client.json",
+        "redirect_uris": [REDIRECT_URI],
+        "token_endpoint_auth_method": "none",
+    }
+    clean = check_client_metadata({**document, "id_token_signed_response_alg": "ES256"})
+    assert clean["id_token_signed_response_alg"] == "ES256"
+    assert check_client_metadata(document)["id_token_signed_response_alg"] == "RS256"
+    with pytest.raises(InvalidClientMetadata):
+        check_client_metadata({**document, "id_token_signed_response_alg": "PS256"})
+    info = register(client).get_json()
+    path = info["registration_client_uri"].removeprefix(ISSUER)
+    auth = {"Authorization": f"Bearer {info['registration_access_token']}"}
+    metadata = {k: info[k] for k in ("client_id", "redirect_uris", "grant_types")}
+    updated = client.put(
+        path, json={**metadata, "id_token_signed_response_alg": "ES256"}, headers=auth
+    )
+    assert updated.status_code == 200, updated.get_json()
+    assert updated.get_json()["id_token_signed_response_alg"] == "ES256"
+    with db.connection_context():
+        assert Client.by_client_id(info["client_id"]).id_token_signed_response_alg == "ES256"
