@@ -409,3 +409,8 @@ ALTER TABLE refresh_token_v7 RENAME TO refresh_token;
 ALTER TABLE device_code_v7 RENAME TO device_code;
 CREATE INDEX token_family_client_user ON token_family (client_id, user_id);
 CREATE INDEX token_family_secret ON token_family (client_secret_id);
+-- migrate: 8
+-- OIDC Registration §2: the algorithm a client's id_tokens are signed with, RS256 (the
+-- default) or ES256. signing_key already fits an EC P-256 key: `alg` says which, the PKCS#8
+-- PEM and the public JWK hold either kind, and each algorithm has its own active key.
+ALTER TABLE oauth_client ADD COLUMN id_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256';

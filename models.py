@@ -176,6 +176,7 @@ class Client(BaseModel):
     software_version = TextField(null=True)
     application_type = TextField(default="web")  # OIDC Registration §2: web | native
     application_type_declared = BooleanField(default=False)  # False: the client left it out
+    id_token_signed_response_alg = TextField(default="RS256")  # OIDC Registration §2: or ES256
     registration = TextField(default="admin")  # admin | dynamic | metadata_document | mock
     vetted = BooleanField(default=False)  # created or approved by an administrator
     registration_token_hash = TextField(null=True, unique=True)
@@ -340,7 +341,7 @@ class DeviceCode(BaseModel):
 
 class SigningKey(BaseModel):
     kid = TextField(unique=True)
-    alg = TextField(default="RS256")
+    alg = TextField(default="RS256")  # RS256 | ES256, one active key each
     private_pem = TextField()
     public_jwk = JSONField()
     created_at = DateTimeField(default=utcnow)

@@ -61,19 +61,22 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
-    """A vetted confidential client (all three grants) with a secret, and a user."""
+def _client_rows(
+    conn: sqlite3.Connection, client_id: str, id_token_alg: str
+) -> tuple[int, str, int]:
+    """A vetted confidential client (all three grants) and its secret: (pk, secret, secret pk)."""
     now = str(_now())
     value, prefix, digest = crypto.new_client_secret()
-    conn.execute("BEGIN")
     cur = conn.execute(
         "INSERT INTO oauth_client (client_id, name, client_type, token_endpoint_auth_method,"
-        " redirect_uris, grant_types, scope, vetted, created_at, updated_at)"
-        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', 1, ?, ?)",
+        " redirect_uris, grant_types, scope, vetted, id_token_signed_response_alg,"
+        " created_at, updated_at)"
+        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', 1, ?, ?, ?)",
         (
-            "bench-client",
+            client_id,
             f'["{REDIRECT_URI}"]',
             '["authorization_code", "refresh_token", "client_credentials"]',
+            id_token_alg,
             now,
             now,
         ),
@@ -84,7 +87,14 @@ def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
         " VALUES (?, ?, ?, ?, ?)",
         (client_pk, prefix, digest, value[-6:], now),
     )
-    secret_pk = cur.lastrowid
+    return client_pk, value, cur.lastrowid
+
+
+def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
+    """A vetted confidential client (all three grants) with a secret, and a user."""
+    now = str(_now())
+    conn.execute("BEGIN")
+    client_pk, value, secret_pk = _client_rows(conn, "bench-client", "RS256")
     cur = conn.execute(
         "INSERT INTO user (username, sub, email, name, created_at, updated_at)"
         " VALUES ('bench', 'bench-sub', 'bench@example.com', 'Bench', ?, ?)",
@@ -93,6 +103,14 @@ def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
     user_pk = cur.lastrowid
     conn.execute("COMMIT")
     return Setup(client_pk, "bench-client", value, secret_pk, user_pk, issuer)
+
+
+def es256_client(conn: sqlite3.Connection, setup: Setup) -> Setup:
+    """A second client like the first whose id_tokens are ES256 (same user and issuer)."""
+    conn.execute("BEGIN")
+    client_pk, value, secret_pk = _client_rows(conn, "bench-client-es256", "ES256")
+    conn.execute("COMMIT")
+    return Setup(client_pk, "bench-client-es256", value, secret_pk, setup.user_pk, setup.issuer)
 
 
 def mint_codes(

@@ -63,19 +63,24 @@ def gatehouse_calls(count: int) -> dict[str, Callable[[int], None]]:
     _, refresh = fixtures.mint_grants(conn, setup, "micro-refresh", count)
     codes = fixtures.mint_codes(conn, setup, "micro-code", count)
     oidc = fixtures.mint_codes(conn, setup, "micro-oidc", count, "openid profile")
+    es256 = fixtures.es256_client(conn, setup)
+    oidc_es256 = fixtures.mint_codes(conn, es256, "micro-oidc-es256", count, "openid profile")
     conn.close()
     app = create_app({"DATABASE": str(database), "ISSUER": ISSUER, "SECRET_KEY": "micro" * 8})
     client = app.test_client()
     auth = {"Authorization": setup.basic()}
 
-    def token(body: str) -> None:
-        _check(client.post("/oauth2/token", data=dict(parse_qsl(body)), headers=auth))
+    def token(body: str, headers: dict[str, str] = auth) -> None:
+        _check(client.post("/oauth2/token", data=dict(parse_qsl(body)), headers=headers))
 
     return {
         "metadata": lambda i: _check(client.get("/.well-known/oauth-authorization-server")),
         "jwks": lambda i: _check(client.get("/oauth2/jwks")),
         "token: authorization_code": lambda i: token(codes[i]),
         "token: authorization_code + id_token": lambda i: token(oidc[i]),
+        "token: authorization_code + id_token (ES256)": lambda i: token(
+            oidc_es256[i], {"Authorization": es256.basic()}
+        ),
         "token: refresh_token": lambda i: token(
             f"grant_type=refresh_token&refresh_token={refresh[i]}"
         ),
@@ -114,7 +119,7 @@ def main() -> None:
         costs[name] = _cpu_us(call, args.requests, args.rounds)
         floor = FLOOR_OF.get(name, "floor: INSERT") if not name.startswith("floor") else None
         ratio = f"  floor/endpoint {costs[floor] / costs[name]:4.0%}" if floor else ""
-        print(f"{name:<38} {costs[name]:8.0f} µs CPU/request{ratio}", flush=True)
+        print(f"{name:<45} {costs[name]:8.0f} µs CPU/request{ratio}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Signing keys (kept in the database, generated once) and signed JWTs: id_tokens, JWT
 access tokens (RFC 9068), JWKS.
 
-RS256 through PyJWT + cryptography. The newest unretired key signs; retired keys stay
-published in the JWKS until every token they signed has expired.
+Two algorithms through PyJWT + cryptography, one key each: RS256 (RSA-2048, the default and
+what JWT access tokens use) and ES256 (ECDSA P-256, RFC 7518 §3.4), which a client chooses for
+its id_tokens with `id_token_signed_response_alg` (OIDC Registration §2). The newest unretired
+key of an algorithm signs; retired keys stay published in the JWKS until every token they
+signed has expired.
 """
 
 from __future__ import annotations
@@ -17,72 +20,93 @@ from typing import Any
 import click
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
 from peewee import IntegrityError
 
 from models import AccessToken, SigningKey, db, first_raw, utcnow
 
-ALG = "RS256"
+ALG = "RS256"  # the default, and JWT access tokens' (RFC 9068 §2.1)
+ES256 = "ES256"
+ALGS = (ALG, ES256)  # every algorithm with a key; id_token_signed_response_alg is one of them
 _cache: dict[str, Any] = {}  # kid -> private key object, per process
 _jwks_cache: dict[str, tuple[tuple, bytes]] = {}  # database file -> (keys version, JWKS body)
 
 NEWEST_ACTIVE_SQL = (
-    "SELECT * FROM signing_key WHERE retired_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1"
+    "SELECT * FROM signing_key WHERE alg = ? AND retired_at IS NULL"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"
 )
-# What the JWKS depends on, in one cheap aggregate over the few key rows: adding a key
-# (rotation, the first key) or deleting one changes the count or the newest id, retiring one
-# changes the newest retired_at, and a retired key reaching its expiry leaves the count.
+# What signing needs per token: the same key's id only (its private key is cached by kid).
+ACTIVE_KID_SQL = (
+    "SELECT kid FROM signing_key WHERE alg = ? AND retired_at IS NULL"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"
+)
+# What the JWKS depends on, in one cheap aggregate over the few key rows of every algorithm:
+# adding a key (rotation, the first key of an algorithm) or deleting one changes the count or
+# the newest id, retiring one changes the newest retired_at, and a retired key reaching its
+# expiry leaves the count.
 PUBLISHED_VERSION_SQL = (
     "SELECT COUNT(*), MAX(id), MAX(retired_at) FROM signing_key"
     " WHERE expires_at IS NULL OR expires_at > ?"
 )
 
 
-def _public_jwk(private_key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
-    return {"kty": "RSA", "use": "sig", "alg": ALG, "kid": kid, "n": jwk["n"], "e": jwk["e"]}
+def _public_jwk(private_key: Any, alg: str, kid: str) -> dict[str, str]:
+    """The public half as a JWK (RFC 7517 §4; RFC 7518 §6.2 EC, §6.3 RSA members only)."""
+    if alg == ES256:
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
+        public = {"kty": "EC", "crv": jwk["crv"], "x": jwk["x"], "y": jwk["y"]}
+    else:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
+        public = {"kty": "RSA", "n": jwk["n"], "e": jwk["e"]}
+    return {**public, "use": "sig", "alg": alg, "kid": kid}
 
 
-def create_key() -> SigningKey:
-    """Generate a new RSA-2048 signing key and store it (it becomes the active one)."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def create_key(alg: str = ALG) -> SigningKey:
+    """Generate a new signing key for `alg` and store it (it becomes that algorithm's active
+    one): RSA-2048 for RS256, P-256 for ES256 (RFC 7518 §3.4)."""
+    if alg == ES256:
+        private_key: Any = ec.generate_private_key(ec.SECP256R1())
+    else:
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     kid = secrets.token_urlsafe(12)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
-    return SigningKey.create(kid=kid, private_pem=pem, public_jwk=_public_jwk(private_key, kid))
+    public_jwk = _public_jwk(private_key, alg, kid)
+    return SigningKey.create(kid=kid, alg=alg, private_pem=pem, public_jwk=public_jwk)
 
 
-def active_key() -> SigningKey:
-    """The key that signs new tokens; created on first use (once, whatever the worker)."""
-    key = _newest_active()
+def active_key(alg: str = ALG) -> SigningKey:
+    """The key that signs new `alg` tokens; created on first use (once, whatever the worker)."""
+    key = _newest_active(alg)
     if key is not None:
         return key
     try:
         with db.atomic("IMMEDIATE"):
-            key = _newest_active() or create_key()
+            key = _newest_active(alg) or create_key(alg)
     except IntegrityError:  # pragma: no cover - a kid collision is practically impossible
-        key = _newest_active()
+        key = _newest_active(alg)
     return key
 
 
-def _newest_active() -> SigningKey | None:
-    return first_raw(SigningKey, NEWEST_ACTIVE_SQL)
+def _newest_active(alg: str) -> SigningKey | None:
+    return first_raw(SigningKey, NEWEST_ACTIVE_SQL, alg)
 
 
-def rotate(publish_for: timedelta) -> SigningKey:
-    """Add a new active key; older keys stop signing and stay published for `publish_for`."""
+def rotate(publish_for: timedelta, algs: tuple[str, ...] = ALGS) -> list[SigningKey]:
+    """A new active key for each of `algs`; their older keys stop signing and stay published
+    for `publish_for`."""
     now = utcnow()
     with db.atomic("IMMEDIATE"):
         (
             SigningKey.update(retired_at=now, expires_at=now + publish_for)
-            .where(SigningKey.retired_at.is_null())
+            .where(SigningKey.retired_at.is_null(), SigningKey.alg.in_(algs))
             .execute()
         )
-        return create_key()
+        return [create_key(alg) for alg in algs]
 
 
 def publish_period(id_token_ttl: int, now: datetime | None = None) -> timedelta:
@@ -113,10 +137,13 @@ def published_keys(now: datetime | None = None) -> list[SigningKey]:
 
 
 def jwks() -> dict[str, list[dict[str, str]]]:
-    """The JWK Set document (RFC 7517 §5): public keys only."""
+    """The JWK Set document (RFC 7517 §5): public keys only, an active one for every
+    algorithm (created here if missing) so relying parties see a key before its first token."""
     published = published_keys()
-    if not published:
-        active_key()
+    missing = set(ALGS) - {key.alg for key in published if key.retired_at is None}
+    if missing:
+        for alg in sorted(missing):
+            active_key(alg)
         published = published_keys()
     return {"keys": [key.public_jwk for key in published]}
 
@@ -146,11 +173,26 @@ def _private(key: SigningKey) -> Any:
     return _cache[key.kid]
 
 
-def sign(claims: dict[str, Any], typ: str | None = None) -> str:
-    """Sign `claims` as a JWT with the active key, `kid` (and `typ` if given) in the header."""
-    key = active_key()
-    headers = {"kid": key.kid} if typ is None else {"kid": key.kid, "typ": typ}
-    return jwt.encode(claims, _private(key), algorithm=ALG, headers=headers)
+def _signer(alg: str) -> tuple[str, Any]:
+    """(kid, private key) of the active `alg` key: one single-column read per token, exact
+    across processes (a rotation by any process is seen by the next token); the private key
+    itself is cached by kid, which never changes its key."""
+    row = db.execute_sql(ACTIVE_KID_SQL, (alg,)).fetchone()
+    if row is None:  # the first token of this algorithm: create its key
+        key = active_key(alg)
+        return key.kid, _private(key)
+    kid = row[0]
+    if kid not in _cache:
+        _private(SigningKey.get(SigningKey.kid == kid))
+    return kid, _cache[kid]
+
+
+def sign(claims: dict[str, Any], typ: str | None = None, alg: str = ALG) -> str:
+    """Sign `claims` as a JWT with the active `alg` key, `kid` (and `typ` if given) in the
+    header."""
+    kid, private_key = _signer(alg)
+    headers = {"kid": kid} if typ is None else {"kid": kid, "typ": typ}
+    return jwt.encode(claims, private_key, algorithm=alg, headers=headers)
 
 
 def at_hash(access_token: str) -> str:
@@ -159,21 +201,27 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
-def verify(token: str, audience: str | None, issuer: str) -> dict[str, Any]:
-    """Verify a JWT we signed (any published key); raises jwt.PyJWTError when invalid."""
+def decode(token: str, algs: tuple[str, ...] = ALGS, **kwargs: Any) -> dict[str, Any]:
+    """Decode a JWT signed by one of our published keys (found by `kid`), `jwt.decode()`
+    keyword arguments passed on; raises jwt.PyJWTError when invalid.
+
+    The algorithm is the key's own, never the header's choice (RFC 8725 §3.1), and must be one
+    of `algs`.
+    """
     kid = jwt.get_unverified_header(token).get("kid")
     key = next((k for k in published_keys() if k.kid == kid), None)
-    if key is None:
+    if key is None or key.alg not in algs:
         raise jwt.InvalidTokenError("unknown key id")
+    return jwt.decode(token, _private(key).public_key(), algorithms=[key.alg], **kwargs)
+
+
+def verify(
+    token: str, audience: str | None, issuer: str, algs: tuple[str, ...] = ALGS
+) -> dict[str, Any]:
+    """Verify a JWT we signed (any published key of `algs`); raises jwt.PyJWTError when
+    invalid."""
     options = {"verify_aud": audience is not None}
-    return jwt.decode(
-        token,
-        _private(key).public_key(),
-        algorithms=[ALG],
-        audience=audience,
-        issuer=issuer,
-        options=options,
-    )
+    return decode(token, algs, audience=audience, issuer=issuer, options=options)
 
 
 # -- CLI -----------------------------------------------------------------------------------
@@ -185,10 +233,20 @@ def keys_cli() -> None:
 
 
 @keys_cli.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key; old keys stay published until their tokens have expired."""
+@click.option(
+    "--alg",
+    type=click.Choice(ALGS),
+    help="Rotate only this algorithm's key (default: every algorithm, RS256 and ES256).",
+)
+def keys_rotate(alg: str | None) -> None:
+    """Add a new signing key per algorithm; old keys stay published until their tokens have
+    expired."""
     with db.connection_context():
         keep = publish_period(int(current_app.config["ACCESS_TOKEN_TTL"]))
-        key = rotate(keep)
+        new = rotate(keep, (alg,) if alg else ALGS)
     seconds = int(keep.total_seconds())
-    click.echo(f"new signing key {key.kid}; previous keys published for {seconds} more seconds")
+    for key in new:
+        click.echo(
+            f"new {key.alg} signing key {key.kid}; previous {key.alg} keys published for"
+            f" {seconds} more seconds"
+        )

@@ -83,7 +83,7 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
         # Only confidential clients may introspect (DESIGN.md), so no "none" here.
         introspection_endpoint_auth_methods_supported=list(CONFIDENTIAL_AUTH_METHODS),
         subject_types_supported=["public"],
-        id_token_signing_alg_values_supported=[keys.ALG],
+        id_token_signing_alg_values_supported=list(keys.ALGS),
         claims_supported=CLAIMS,
         claims_parameter_supported=False,
         request_parameter_supported=False,

@@ -113,6 +113,7 @@ def _body(
             nonce=nonce,
             auth_time=family.auth_time,
             access_token=access,
+            alg=client.id_token_signed_response_alg,
         )
     body.family = family
     return body

@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from models import Client, db
+from oauth import keys
 from oauth.manage import apps
 
 ACTOR = "cli"
@@ -42,8 +43,17 @@ def clients_cli() -> None:
 )
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(apps.GRANT_TYPES))
 @click.option("--scope", default="", help="Allowed scopes, space-separated ('' = any known).")
+@click.option(
+    "--id-token-alg",
+    type=click.Choice(keys.ALGS),
+    default=keys.ALG,
+    show_default=True,
+    help="How its id_tokens are signed (OIDC Registration §2 id_token_signed_response_alg).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def clients_create(name, redirect_uris, public, auth_method, grant_types, scope, as_json):
+def clients_create(
+    name, redirect_uris, public, auth_method, grant_types, scope, id_token_alg, as_json
+):
     """Create a client; prints client_id and, for confidential clients, client_secret (once)."""
     data = {
         "name": name,
@@ -51,6 +61,7 @@ def clients_create(name, redirect_uris, public, auth_method, grant_types, scope,
         "redirect_uris": list(redirect_uris),
         "grant_types": list(grant_types) or list(apps.DEFAULT_GRANT_TYPES),
         "scope": scope,
+        "id_token_signed_response_alg": id_token_alg,
     }
     if auth_method:
         data["token_endpoint_auth_method"] = auth_method

@@ -75,6 +75,15 @@ class AppForm(FlaskForm):
             SelectChoice("native", "native: loopback http, private-use schemes or https"),
         ],
     )
+    id_token_signed_response_alg = SelectField(
+        "id_token signature (OIDC Registration §2 id_token_signed_response_alg)",
+        default="RS256",
+        choices=[
+            SelectChoice("RS256", "RS256: RSA, what every OpenID library accepts (default)"),
+            SelectChoice("ES256", "ES256: ECDSA P-256, smaller and faster to sign"),
+        ],
+        validate_choice=False,  # the one validator (rules/client_metadata.py) decides
+    )
     redirect_uris = TextAreaField("Redirect URIs, one per line")
     grant_types = CheckboxesField(
         "Grant types", choices=[SelectChoice(*item) for item in GRANT_LABELS.items()]
@@ -96,6 +105,7 @@ class AppForm(FlaskForm):
             "logo_uri": self.logo_uri.data,
             "client_uri": self.client_uri.data,
             "application_type": self.application_type.data or None,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg.data,
         }
 
     def load(self, client: Client) -> None:

@@ -155,6 +155,7 @@ def mint(user: User, fields: dict[str, Any], actor: str, ip: str) -> dict[str, A
         nonce=fields["nonce"],
         auth_time=now,
         access_token=body["access_token"],
+        alg=client.id_token_signed_response_alg,
     )
     return {
         "access_token": body["access_token"],

@@ -25,6 +25,8 @@ from oauth.constants import (
     RESPONSE_TYPES,
 )
 from oauth.errors import InvalidClientMetadata, InvalidRedirectUri
+from oauth.keys import ALG as DEFAULT_ID_TOKEN_ALG
+from oauth.keys import ALGS as ID_TOKEN_ALGS
 from oauth.rules.redirect_uri import (
     MAX_REDIRECT_URIS,
     is_loopback_http,
@@ -227,6 +229,7 @@ FIELDS = (
     "logo_uri",
     "client_uri",
     "application_type",
+    "id_token_signed_response_alg",
 )
 
 
@@ -243,6 +246,7 @@ def _defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     full.setdefault("logo_uri", None)
     full.setdefault("client_uri", None)
     full.setdefault("application_type", None)
+    full.setdefault("id_token_signed_response_alg", DEFAULT_ID_TOKEN_ALG)
     return full
 
 
@@ -285,8 +289,17 @@ def validate_app(data: Any, partial: bool = False) -> tuple[dict[str, Any], Prob
         # null or "": not declared (stored as the default web, with the native URI rules)
         clean.update(declared_application_type(found, data["application_type"] or None))
         check_application_type(found, data["application_type"], clean.get("redirect_uris"))
+    if "id_token_signed_response_alg" in data:
+        alg = data["id_token_signed_response_alg"]
+        clean["id_token_signed_response_alg"] = check_id_token_alg(found, alg)
     check_combination(found, clean)
     return clean, found.as_list()
+
+
+def check_id_token_alg(found: Found, alg: Any) -> Any:
+    """OIDC Registration §2 `id_token_signed_response_alg`: one we hold a key for (never
+    `none`: every id_token from the token endpoint is signed); absent means RS256."""
+    return check_choice(found, "id_token_signed_response_alg", alg, ID_TOKEN_ALGS)
 
 
 def declared_application_type(found: Found, kind: Any) -> dict[str, Any]:
@@ -362,6 +375,9 @@ def check_client_metadata(
         "contacts": [],
         "scope": "",
         **declared_application_type(found, data.get("application_type")),
+        "id_token_signed_response_alg": check_id_token_alg(
+            found, data.get("id_token_signed_response_alg", DEFAULT_ID_TOKEN_ALG)
+        ),
         **dict.fromkeys(URL_FIELDS + TEXT_FIELDS),
     }
     found.raise_first()
@@ -385,6 +401,7 @@ def metadata_json(client: Client) -> dict[str, Any]:
         if "authorization_code" in client.grant_types
         else [],
         "application_type": client.application_type,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
     }
     if client.scope:
         doc["scope"] = client.scope

@@ -66,8 +66,10 @@ def id_token(
     nonce: str | None = None,
     auth_time: datetime | None = None,
     access_token: str | None = None,
+    alg: str = keys.ALG,
 ) -> str:
-    """A signed id_token (RS256, `kid` header) for `user` and `client_id`."""
+    """A signed id_token for `user` and `client_id`: `alg` is the client's
+    id_token_signed_response_alg (OIDC Registration §2), the header names the key's `kid`."""
     now = utcnow()
     claims = user_claims(user, scopes)
     claims.update(
@@ -82,4 +84,4 @@ def id_token(
         claims["nonce"] = nonce
     if access_token is not None:
         claims["at_hash"] = keys.at_hash(access_token)
-    return keys.sign(claims)
+    return keys.sign(claims, alg=alg)

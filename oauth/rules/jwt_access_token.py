@@ -119,7 +119,7 @@ def verified_claims(token: str, issuer: str) -> dict[str, Any] | None:
         typ = jwt.get_unverified_header(token).get("typ")
         if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPS:
             return None
-        body = keys.verify(token, None, issuer)
+        body = keys.verify(token, None, issuer, algs=(keys.ALG,))  # we sign them RS256
     except jwt.PyJWTError:
         return None
     if not isinstance(body.get("jti"), str) or not isinstance(body.get("exp"), int):

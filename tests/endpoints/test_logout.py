@@ -23,9 +23,9 @@ def rp(app):
     return row
 
 
-def hint_for(user, client_id: str, ttl: int = 300, issuer: str = ISSUER) -> str:
+def hint_for(user, client_id: str, ttl: int = 300, issuer: str = ISSUER, alg: str = "RS256") -> str:
     with db.connection_context():
-        return claims.id_token(user, client_id, ["openid"], issuer, ttl)
+        return claims.id_token(user, client_id, ["openid"], issuer, ttl, alg=alg)
 
 
 def signed_in(client) -> bool:
@@ -35,11 +35,12 @@ def signed_in(client) -> bool:
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("ttl", [300, -3600])  # an expired hint is still a fine hint (§2)
-def test_valid_hint_signs_out_and_redirects_with_state(client, user, rp, method, ttl):
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])  # the client's id_token_signed_response_alg
+def test_valid_hint_signs_out_and_redirects_with_state(client, user, rp, method, ttl, alg):
     login(client)
     assert signed_in(client)
     params = {
-        "id_token_hint": hint_for(user, rp.client_id, ttl),
+        "id_token_hint": hint_for(user, rp.client_id, ttl, alg=alg),
         "post_logout_redirect_uri": BYE,
         "state": "xyz 123",
     }
@@ -70,15 +71,18 @@ def test_hint_when_nobody_is_signed_in_still_redirects(client, user, rp):
     assert response.headers["Location"] == BYE
 
 
-def forged_hint(user, client_id: str) -> str:
-    from cryptography.hazmat.primitives.asymmetric import rsa
+def forged_hint(user, client_id: str, alg: str = "RS256") -> str:
+    """A real hint's claims and `kid`, signed by a key of the same kind that is not ours."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with db.connection_context():
-        real = hint_for(user, client_id)
+    if alg == "ES256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    real = hint_for(user, client_id, alg=alg)
     kid = jwt.get_unverified_header(real)["kid"]
     body = jwt.decode(real, options={"verify_signature": False})
-    return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
+    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
 
 
 @pytest.mark.parametrize(
@@ -86,6 +90,7 @@ def forged_hint(user, client_id: str) -> str:
     [
         ("garbage", "not an ID token"),
         ("forged", "not an ID token"),
+        ("forged_es256", "not an ID token"),
         ("other_issuer", "not an ID token"),
         ("unregistered_uri", "not registered"),
         ("client_mismatch", "does not match"),
@@ -100,6 +105,8 @@ def test_refused_requests_never_redirect(client, user, rp, case, message):
         params["id_token_hint"] = "eyJhbGciOiJub25lIn0.e30."
     elif case == "forged":
         params["id_token_hint"] = forged_hint(user, rp.client_id)
+    elif case == "forged_es256":
+        params["id_token_hint"] = forged_hint(user, rp.client_id, "ES256")
     elif case == "other_issuer":
         params["id_token_hint"] = hint_for(user, rp.client_id, issuer="https://evil.example")
     elif case == "unregistered_uri":

@@ -48,7 +48,7 @@ def test_metadata_fields(client, path):
     assert {"openid", "profile", "email", "offline_access"} <= set(doc["scopes_supported"])
     assert {"sub", "iss", "email", "preferred_username"} <= set(doc["claims_supported"])
     assert doc["subject_types_supported"] == ["public"]
-    assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc["client_id_metadata_document_supported"] is True
     assert doc["request_uri_parameter_supported"] is False
@@ -236,11 +236,11 @@ def test_jwks_is_public_only(client):
     response = client.get("/oauth2/jwks")
     assert response.status_code == 200
     keys = response.get_json()["keys"]
-    assert keys
+    assert sorted((key["kty"], key["alg"]) for key in keys) == [("EC", "ES256"), ("RSA", "RS256")]
     for key in keys:
-        assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
-        assert key["kid"]
+        assert key["use"] == "sig" and key["kid"]
         assert not PRIVATE_MEMBERS & set(key)
+    assert next(key for key in keys if key["kty"] == "EC")["crv"] == "P-256"
 
 
 def test_jwks_verifies_an_id_token(app, client, user):

@@ -160,7 +160,7 @@ def test_a_jwt_signed_by_a_retired_key_verifies_while_published(
     token = tokens_for(client, c, s, user)["access_token"]
     old_kid = jwt.get_unverified_header(token)["kid"]
     with app.app_context(), db.connection_context():
-        new = keys.rotate(timedelta(hours=2))
+        (new,) = keys.rotate(timedelta(hours=2), ("RS256",))  # JWT access tokens are RS256
     assert new.kid != old_kid
     me = client.get("/api/v2/users/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200

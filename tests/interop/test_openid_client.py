@@ -2,7 +2,8 @@
 
 tests/interop/node/oidc_client.mjs registers itself (RFC 7591) from the discovery document, runs
 the code flow with PKCE (the library validates the id_token and the RFC 9207 `iss`), reads
-userinfo, runs the device grant and builds an RP-initiated logout URL. This side plays the
+userinfo, runs the device grant and builds an RP-initiated logout URL; once with the default
+RS256 id_tokens, once registered with id_token_signed_response_alg ES256. This side plays the
 person: alice signs in and allows over HTTP, approves the device code on the /oauth2/device
 page, and follows the logout URL in the same browser.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
 
 from tests.helpers import node
@@ -60,7 +62,8 @@ class Person:
         return not urlsplit(location).path.startswith("/login")
 
 
-def test_openid_client_end_to_end(gatehouse, tmp_path):
+@pytest.mark.parametrize("id_token_alg", [None, "ES256"])  # None: the default, RS256
+def test_openid_client_end_to_end(gatehouse, tmp_path, id_token_alg):
     person = Person(gatehouse.url)
     handlers = {
         "authorize": person.authorize,
@@ -71,6 +74,7 @@ def test_openid_client_end_to_end(gatehouse, tmp_path):
         "ISSUER": gatehouse.url,
         "REDIRECT_URI": REDIRECT_URI,
         "POST_LOGOUT_REDIRECT_URI": POST_LOGOUT_REDIRECT_URI,
+        **({"ID_TOKEN_ALG": id_token_alg} if id_token_alg else {}),
     }
     with person.http:
         try:
@@ -92,6 +96,16 @@ def test_openid_client_end_to_end(gatehouse, tmp_path):
     assert claims["aud"] in (result["client_id"], [result["client_id"]])
     assert claims["nonce"] == request["nonce"][0]
     assert set(result["code"]["scope"].split()) == {"openid", "profile", "email"}
+    # OIDC Registration §2: registered (and echoed), and the id_token is signed with it by the
+    # key its `kid` names in the JWKS (the library requires the alg; we check the signature).
+    expected_alg = id_token_alg or "RS256"
+    assert result["id_token_signed_response_alg"] == expected_alg  # echoed by registration
+    id_token = result["code"]["id_token"]
+    jwks = jwt.PyJWKSet.from_dict(httpx.get(gatehouse.url + "/oauth2/jwks").json())
+    key = next(k for k in jwks.keys if k.key_id == jwt.get_unverified_header(id_token)["kid"])
+    assert jwt.get_unverified_header(id_token)["alg"] == key.algorithm_name == expected_alg
+    jwt.decode(id_token, key.key, algorithms=[expected_alg], audience=result["client_id"],
+               issuer=gatehouse.url)  # fmt: skip
 
     # UserInfo: the same subject, with the profile and email claims that were granted.
     userinfo = result["userinfo"]

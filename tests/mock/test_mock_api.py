@@ -9,7 +9,7 @@ import httpx
 import jwt
 import pytest
 
-from models import AuditEvent, MockForcedError, User, db
+from models import AuditEvent, Client, MockForcedError, User, db
 from oauth import keys
 from oauth.manage import users as accounts
 from tests.helpers import ISSUER
@@ -415,3 +415,14 @@ def test_forced_errors_are_taken_exactly_once_across_two_workers(tmp_path):
         assert len(worker_pids(server)) == 2
     finally:
         server.stop()
+
+
+def test_minted_id_token_follows_the_clients_alg(api, resource_server):
+    rs, _ = resource_server
+    with db.connection_context():
+        Client.update(id_token_signed_response_alg="ES256").where(Client.id == rs.id).execute()
+    body = {"username": "Minty", "client_id": rs.client_id, "scope": "openid"}
+    minted = api.post("/api/v2/mock/tokens", json=body).get_json()
+    assert jwt.get_unverified_header(minted["id_token"])["alg"] == "ES256"
+    with db.connection_context():
+        assert keys.verify(minted["id_token"], rs.client_id, ISSUER)["sub"]

@@ -100,30 +100,33 @@ def kids(client) -> set[str]:
 def test_jwks_follows_a_rotation_by_another_process(app, client, config):
     """The cached JWK Set is rebuilt when the keys change, whoever changed them."""
     first = kids(client)
-    assert len(first) == 1 and kids(client) == first  # served from the cache
+    assert len(first) == 2 and kids(client) == first  # RS256 + ES256, served from the cache
     with db.connection_context():
-        new = keys.rotate(timedelta(hours=1))
-    assert kids(client) == first | {new.kid}  # the new key is published at once
+        (ec,) = keys.rotate(timedelta(hours=1), ("ES256",))
+    assert kids(client) == first | {ec.kid}  # the new EC key is published at once
+    with db.connection_context():
+        (rsa,) = keys.rotate(timedelta(hours=1), ("RS256",))
+    assert kids(client) == first | {ec.kid, rsa.kid}
     # Another process retires every published key by expiring it (its own connection).
     conn = sqlite3.connect(config["DATABASE"])
     with conn:
         conn.execute(
-            "UPDATE signing_key SET expires_at = ? WHERE kid != ?",
-            (str(utcnow() - timedelta(seconds=1)), new.kid),
+            "UPDATE signing_key SET expires_at = ? WHERE kid NOT IN (?, ?)",
+            (str(utcnow() - timedelta(seconds=1)), ec.kid, rsa.kid),
         )
     conn.close()
-    assert kids(client) == {new.kid}
+    assert kids(client) == {ec.kid, rsa.kid}
 
 
 def test_jwks_drops_a_retired_key_when_it_expires(app, client, monkeypatch):
     """No write happens when a retired key's publication ends: time alone changes the set."""
     with db.connection_context():
-        old = keys.active_key()
-        new = keys.rotate(timedelta(minutes=10))
-    assert kids(client) == {old.kid, new.kid}
+        old = {keys.active_key(alg).kid for alg in keys.ALGS}
+        new = {key.kid for key in keys.rotate(timedelta(minutes=10))}
+    assert kids(client) == old | new
     later = utcnow() + timedelta(minutes=11)
     monkeypatch.setattr(keys, "utcnow", lambda: later)
-    assert kids(client) == {new.kid}
+    assert kids(client) == new
 
 
 def test_count_recent_counts_what_peewee_counts(app):

@@ -36,6 +36,7 @@ def test_defaults_for_a_minimal_app():
         "client_uri": None,
         "application_type": "web",  # not declared: the OIDC default, loopback still allowed
         "application_type_declared": False,
+        "id_token_signed_response_alg": "RS256",  # OIDC Registration §2 default
     }
 
 

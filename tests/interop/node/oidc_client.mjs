@@ -1,7 +1,8 @@
 // panva's openid-client, a certified OpenID Connect relying party, against a live Gatehouse.
 //
 // Driven by tests/interop/test_openid_client.py. Environment: ISSUER, REDIRECT_URI,
-// POST_LOGOUT_REDIRECT_URI. Talks to pytest in JSON lines (see tests/helpers/node.py):
+// POST_LOGOUT_REDIRECT_URI, and ID_TOKEN_ALG (optional: registered as
+// id_token_signed_response_alg, which the library then requires of every id_token). Talks to pytest in JSON lines (see tests/helpers/node.py):
 //   {"event": "authorize", "url"}  -> the query of the redirect back to REDIRECT_URI
 //   {"event": "device", "user_code", ...} -> {} once the person has approved
 //   {"event": "logout", "url"}     -> {"location"}: where the end-session endpoint sent them
@@ -14,6 +15,7 @@ import * as client from "openid-client";
 const ISSUER = new URL(process.env.ISSUER);
 const REDIRECT_URI = process.env.REDIRECT_URI;
 const POST_LOGOUT_REDIRECT_URI = process.env.POST_LOGOUT_REDIRECT_URI;
+const ID_TOKEN_ALG = process.env.ID_TOKEN_ALG;
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
@@ -39,6 +41,7 @@ const config = await client.dynamicClientRegistration(
     ],
     response_types: ["code"],
     token_endpoint_auth_method: "client_secret_post",
+    ...(ID_TOKEN_ALG ? { id_token_signed_response_alg: ID_TOKEN_ALG } : {}),
   },
   undefined,
   { execute: [client.allowInsecureRequests] },
@@ -48,6 +51,7 @@ const report = {
   event: "result",
   issuer: metadata.issuer,
   client_id: config.clientMetadata().client_id,
+  id_token_signed_response_alg: config.clientMetadata().id_token_signed_response_alg,
 };
 
 // The authorization code flow with PKCE, state and nonce; the library validates the id_token.
@@ -72,7 +76,12 @@ const tokens = await client.authorizationCodeGrant(config, currentUrl, {
   idTokenExpected: true,
 });
 const claims = tokens.claims();
-report.code = { claims, scope: tokens.scope, token_type: tokens.token_type };
+report.code = {
+  claims,
+  scope: tokens.scope,
+  token_type: tokens.token_type,
+  id_token: tokens.id_token,
+};
 report.authorizationUrl = authorizationUrl.href;
 
 // UserInfo, bound to the id_token's subject (the library refuses another `sub`).
