@@ -237,8 +237,7 @@ class ClientCache:
         self._state: tuple[tuple[str | None, int] | None, dict[str, CachedClient]] = (None, {})
 
     def lookup(self, client_id: str) -> CachedClient | None:
-        conn = db.connection()
-        if conn.in_transaction:
+        if db.in_transaction():  # every transaction here is Peewee's atomic()
             client = Client.by_client_id(client_id)
             return CachedClient(client) if client is not None else None
         label = (db.database, db.execute_sql(CLIENT_VERSION_SQL).fetchone()[0])
