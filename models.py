@@ -211,6 +211,12 @@ class CachedClient:
         self.client = client
         self.secrets: dict[str, ClientSecret] = {}
 
+    @classmethod
+    def load(cls, client_id: str) -> CachedClient | None:
+        """Straight from the database, kept by nobody."""
+        client = Client.by_client_id(client_id)
+        return cls(client) if client is not None else None
+
     def secret(self, prefix: str) -> ClientSecret | None:
         """This client's secret with `prefix`, or None (another client's secret is None too)."""
         row = self.secrets.get(prefix)
@@ -238,18 +244,17 @@ class ClientCache:
 
     def lookup(self, client_id: str) -> CachedClient | None:
         if db.in_transaction():  # every transaction here is Peewee's atomic()
-            client = Client.by_client_id(client_id)
-            return CachedClient(client) if client is not None else None
+            return CachedClient.load(client_id)
         label = (db.database, db.execute_sql(CLIENT_VERSION_SQL).fetchone()[0])
         state = self._state
         if state[0] != label or len(state[1]) >= CLIENT_CACHE_MAX:
             state = self._state = (label, {})
         entry = state[1].get(client_id)
         if entry is None:
-            client = Client.by_client_id(client_id)
-            if client is None:
+            entry = CachedClient.load(client_id)
+            if entry is None:
                 return None  # never kept, like unknown secrets
-            entry = state[1][client_id] = CachedClient(client)
+            state[1][client_id] = entry
         return entry
 
 

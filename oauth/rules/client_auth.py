@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus
 
-from flask import current_app
+from flask import current_app, has_app_context
 from werkzeug.datastructures import MultiDict
 
 from models import CachedClient, Client, ClientCache, ClientSecret, utcnow
@@ -65,12 +65,15 @@ def check_method(client: Client, used: str) -> None:
     raise InvalidClient(f"This client authenticates with {registered} only.")
 
 
-def client_cache() -> ClientCache:
-    """This app's cache of clients and secrets (one per worker process; models.ClientCache)."""
+def lookup_client(client_id: str) -> CachedClient | None:
+    """The client registered as `client_id` and its secrets, from this app's cache (one per
+    worker process; models.ClientCache). Outside an app (scripts, rule tests), uncached."""
+    if not has_app_context():
+        return CachedClient.load(client_id)
     cache = current_app.extensions.get(CACHE_KEY)
     if cache is None:
         cache = current_app.extensions[CACHE_KEY] = ClientCache()
-    return cache
+    return cache.lookup(client_id)
 
 
 def cached_client(client_id: str) -> Client | None:
@@ -79,7 +82,7 @@ def cached_client(client_id: str) -> Client | None:
     As current as the database: any change to a client or a secret, by any process, is seen
     by the next lookup (the client_version row).
     """
-    entry = client_cache().lookup(client_id)
+    entry = lookup_client(client_id)
     return entry.client if entry is not None else None
 
 
@@ -144,7 +147,7 @@ def _authenticate(
         used = "client_secret_post" if secret is not None else "none"
     if client_id is None:
         raise InvalidClient("Client authentication is required (no client_id).")
-    entry = client_cache().lookup(client_id)
+    entry = lookup_client(client_id)
     if entry is None:
         raise InvalidClient("Unknown client.")
     client = entry.client
