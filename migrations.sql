@@ -414,3 +414,32 @@ CREATE INDEX token_family_secret ON token_family (client_secret_id);
 -- default) or ES256. signing_key already fits an EC P-256 key: `alg` says which, the PKCS#8
 -- PEM and the public JWK hold either kind, and each algorithm has its own active key.
 ALTER TABLE oauth_client ADD COLUMN id_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256';
+-- migrate: 9
+-- Issue 14: every worker keeps the clients it authenticates (and their secrets) in memory, and
+-- drops them all when this one-row counter changed: exact across processes, no TTL. Triggers
+-- bump it in the same transaction as any change to a client or a secret, whoever makes it
+-- (pages, API, CLI, RFC 7591/7592, metadata documents, mock mode, cascades, raw SQL).
+-- `last_used_at` is written once a minute per secret in use and changes nothing a cache
+-- keeps, so updates of that column alone do not bump it.
+-- PostgreSQL: the same table, one trigger function `UPDATE client_version SET version =
+-- version + 1 WHERE id = 1`, and `AFTER INSERT OR DELETE` / `AFTER UPDATE [OF ...]` triggers
+-- calling it on both tables (FOR EACH STATEMENT is enough there).
+CREATE TABLE client_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+INSERT INTO client_version (id, version) VALUES (1, 0);
+CREATE TRIGGER oauth_client_inserted AFTER INSERT ON oauth_client
+BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER oauth_client_updated AFTER UPDATE ON oauth_client
+BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER oauth_client_deleted AFTER DELETE ON oauth_client
+BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER client_secret_inserted AFTER INSERT ON client_secret
+BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+-- Every column but last_used_at (list a new column here when client_secret gains one).
+CREATE TRIGGER client_secret_updated
+AFTER UPDATE OF id, client_id, prefix, secret_hash, last6, created_at ON client_secret
+BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER client_secret_deleted AFTER DELETE ON client_secret
+BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;

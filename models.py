@@ -212,6 +212,75 @@ class ClientSecret(BaseModel):
         return first_raw(cls, "SELECT * FROM client_secret WHERE prefix = ?", prefix)
 
 
+class ClientVersion(BaseModel):
+    """One row, bumped by triggers on every client or secret change (migrations.sql block 9)."""
+
+    version = IntegerField()
+
+    class Meta:
+        table_name = "client_version"
+
+
+CLIENT_VERSION_SQL = "SELECT version FROM client_version WHERE id = 1"
+CLIENT_CACHE_MAX = 10_000  # clients per process; past that the cache starts over
+
+
+class CachedClient:
+    """A client row and the secrets of it looked up so far, as of one client_version."""
+
+    __slots__ = ("client", "secrets")
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.secrets: dict[str, ClientSecret] = {}
+
+    @classmethod
+    def load(cls, client_id: str) -> CachedClient | None:
+        """Straight from the database, kept by nobody."""
+        client = Client.by_client_id(client_id)
+        return cls(client) if client is not None else None
+
+    def secret(self, prefix: str) -> ClientSecret | None:
+        """This client's secret with `prefix`, or None (another client's secret is None too)."""
+        row = self.secrets.get(prefix)
+        if row is None:
+            row = ClientSecret.by_prefix(prefix)
+            if row is None or row.client_id != self.client.id:
+                return None  # never kept: unknown prefixes must not fill the memory
+            self.secrets[prefix] = row
+        return row
+
+
+class ClientCache:
+    """One process's clients and secrets, dropped whenever `client_version` changed.
+
+    Exact, not a TTL: each lookup first reads the version (one indexed row), then the rows it
+    misses, so a cached row is never older than the version it is filed under; the version
+    never goes back, so an unchanged version means unchanged rows. Inside a transaction the
+    cache is bypassed: its own uncommitted bump could be rolled back and the number reused.
+    The rows are shared between requests: read them, never change or save them.
+    """
+
+    def __init__(self) -> None:
+        # (database, version) -> {client_id: CachedClient}, replaced as a whole (threads).
+        self._state: tuple[tuple[str | None, int] | None, dict[str, CachedClient]] = (None, {})
+
+    def lookup(self, client_id: str) -> CachedClient | None:
+        if db.in_transaction():  # every transaction here is Peewee's atomic()
+            return CachedClient.load(client_id)
+        label = (db.database, db.execute_sql(CLIENT_VERSION_SQL).fetchone()[0])
+        state = self._state
+        if state[0] != label or len(state[1]) >= CLIENT_CACHE_MAX:
+            state = self._state = (label, {})
+        entry = state[1].get(client_id)
+        if entry is None:
+            entry = CachedClient.load(client_id)
+            if entry is None:
+                return None  # never kept, like unknown secrets
+            state[1][client_id] = entry
+        return entry
+
+
 class Resource(BaseModel):
     uri = TextField(unique=True)
     name = TextField(default="")
@@ -415,6 +484,7 @@ MODELS = [
     PersonalAccessToken,
     Client,
     ClientSecret,
+    ClientVersion,
     Resource,
     TokenFamily,
     AuthorizationCode,

@@ -32,6 +32,7 @@ from oauth.params import state_of
 from oauth.rules import authorization_request
 from oauth.rules import consent as consent_rules
 from oauth.rules.authorization_request import AuthorizationRequest
+from oauth.rules.client_auth import cached_client
 from oauth.rules.redirect_uri import confirms_error_redirect, find_redirect_uri
 from oauth.session import client_ip, current_session, login_url
 
@@ -193,7 +194,7 @@ def consent():
         req = consent_rules.load_pending(
             form.pending.data, user_session, current_app.config["SECRET_KEY"]
         )
-        client = Client.by_client_id(req.client_id)
+        client = cached_client(req.client_id)
         if client is None or find_redirect_uri(client.redirect_uris, req.redirect_uri) is None:
             raise UnverifiedRequest("This application changed meanwhile.")
     except UnverifiedRequest as exc:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from peewee import fn
 from wtforms import HiddenField, IntegerField, PasswordField, SubmitField
@@ -175,8 +184,8 @@ OPEN_DURING_CHANGE = {"account.password", "login.logout", "static"}
 @bp.before_app_request
 def password_change_gate():
     """After signing in with a one-time password, nothing but changing it (or signing out)."""
-    if request.endpoint in OPEN_DURING_CHANGE:
-        return None
+    if not session or request.endpoint in OPEN_DURING_CHANGE:
+        return None  # an empty session (every protocol endpoint's) has nobody signed in
     user = current_user()
     if user is None or not user.must_change_password:
         return None

@@ -67,6 +67,20 @@ CLIENT_CORS = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, MCP-Protocol-Version",
     "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After, X-Request-Id",
 }
+ANY_ORIGIN = {"Access-Control-Allow-Origin": "*", "Access-Control-Max-Age": "86400"}
+# Every response's headers, worked out once: (name, lower-case name, value).
+Header = tuple[str, str, str]
+
+
+def _headers(fields: dict[str, str]) -> tuple[Header, ...]:
+    return tuple((name, name.lower(), value) for name, value in fields.items())
+
+
+PUBLIC_CORS_HEADERS = _headers({**ANY_ORIGIN, **PUBLIC_CORS})
+CLIENT_CORS_HEADERS = _headers({**ANY_ORIGIN, **CLIENT_CORS})
+DEFAULT_HEADERS = _headers({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+PAGE_HEADERS = _headers({"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
+NO_STORE_HEADERS = _headers({"Cache-Control": "no-store"})
 
 
 def init_app(app: Flask) -> None:
@@ -86,31 +100,34 @@ def wants_json() -> bool:
     return path.startswith(JSON_PREFIXES) and not page  # /oauth2/device_authorization is JSON
 
 
-def cors(response: Response) -> None:
+def cors_headers(path: str, blueprint: str | None) -> tuple[Header, ...]:
     """Cross-origin reads of public metadata and client endpoints; never with credentials."""
-    path = request.path
-    if request.blueprint == "metadata":
-        policy = PUBLIC_CORS
-    elif path in CLIENT_CORS_PATHS or path.startswith("/oauth2/clients/"):
-        policy = CLIENT_CORS
-    else:
-        return
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers.update(policy)
-    response.headers["Access-Control-Max-Age"] = "86400"
+    if blueprint == "metadata":
+        return PUBLIC_CORS_HEADERS
+    if path in CLIENT_CORS_PATHS or path.startswith("/oauth2/clients/"):
+        return CLIENT_CORS_HEADERS
+    return ()
 
 
 def security_headers(response: Response) -> Response:
-    cors(response)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    """CORS (which replaces what a view set) and the defaults (which a view may override)."""
+    headers = response.headers
+    path = request.path
+    present = {name.lower() for name, _ in headers.items()}
+    for name, lower, value in cors_headers(path, request.blueprint):
+        if lower in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)
+    defaults = DEFAULT_HEADERS
     if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith("/.well-known/") or request.path == "/oauth2/jwks":
-        pass  # public and cacheable; the metadata blueprint sets Cache-Control
-    elif "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"  # pages and APIs show per-user data
+        defaults += PAGE_HEADERS
+    if not (path.startswith("/.well-known/") or path == "/oauth2/jwks"):
+        # Pages and APIs show per-user data; public metadata sets its own Cache-Control.
+        defaults += NO_STORE_HEADERS
+    for name, lower, value in defaults:
+        if lower not in present:
+            headers.add(name, value)
     return response
 
 
@@ -120,12 +137,13 @@ def limit_chunked_body() -> None:
     With no Content-Length, Werkzeug stops reading at the limit without a word and parses the
     truncated body; read it here (cached for the form parser) and look for one byte more.
     """
+    environ = request.environ
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return  # first: the cheapest test, and most requests stop here
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None or limit is None:
         return
-    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
-        return
-    if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+    if len(request.get_data(cache=True)) >= limit and environ["wsgi.input"].read(1):
         abort(413)
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import secrets
 import traceback
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from flask import Flask, has_request_context, request
 from gunicorn.glogging import Logger
 
 HEADER = "X-Request-Id"
+HEADER_LOWER = HEADER.lower()
 ENVIRON_KEY = "gatehouse.request_id"
 # A proxy's id is reused only if it is one short token of these characters (UUIDs, hex, ...):
 # nothing that could split a log line, forge a JSON field or carry a secret of any size.
@@ -32,13 +33,13 @@ SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def new_request_id() -> str:
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()  # 64 random bits, as secrets.token_hex(8), one call less
 
 
 def request_id_for(environ: dict[str, Any], trust_proxy: bool) -> str:
     """The id of this request: the trusted proxy's `X-Request-Id` if it is safe, else a new one."""
-    sent = environ.get("HTTP_X_REQUEST_ID", "") if trust_proxy else ""
-    return sent if SAFE_ID.fullmatch(sent) else new_request_id()
+    sent = environ.get("HTTP_X_REQUEST_ID") if trust_proxy else None
+    return sent if sent and SAFE_ID.fullmatch(sent) else new_request_id()
 
 
 class RequestId:
@@ -55,7 +56,7 @@ class RequestId:
         request_id = environ[ENVIRON_KEY] = request_id_for(environ, self.trust_proxy)
 
         def start_with_id(status: str, headers: list, exc_info: Any = None) -> Callable:
-            headers = [(k, v) for k, v in headers if k.lower() != HEADER.lower()]
+            headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER]
             headers.append((HEADER, request_id))
             return start_response(status, headers, exc_info)
 

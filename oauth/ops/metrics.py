@@ -110,11 +110,12 @@ def _after(response: Response) -> Response:
     metrics: Metrics = current_app.extensions["gatehouse_metrics"]
     started = g.get("metrics_started")
     seconds = time.perf_counter() - started if started is not None else None
-    endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
-    method = request.method if request.method in METHODS else "OTHER"
-    metrics.observe(endpoint, method, response.status_code, seconds)
-    if endpoint == "token.token" and response.status_code == 200:
-        grant = request.form.get("grant_type", "")
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    rule, method, status = req.url_rule, req.method, response.status_code
+    endpoint = rule.endpoint if rule is not None else "unmatched"
+    metrics.observe(endpoint, method if method in METHODS else "OTHER", status, seconds)
+    if endpoint == "token.token" and status == 200:
+        grant = req.form.get("grant_type", "")
         metrics.issued(grant if grant in GRANT_TYPES else "other")
     return response
 

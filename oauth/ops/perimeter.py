@@ -15,16 +15,19 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, request
 from werkzeug.exceptions import MisdirectedRequest
 
 from oauth.urls import is_loopback_host
 
+MAX_KNOWN_HOSTS = 64  # Host values remembered as accepted (any *.localhost name is one)
+
 
 def init_app(app: Flask) -> None:
     """Install the checks this configuration needs (before the database is touched)."""
-    if is_loopback_host(urlsplit(app.config["ISSUER"]).hostname or ""):
-        app.before_request(check_host)
+    issuer_host = urlsplit(app.config["ISSUER"]).hostname or ""
+    if is_loopback_host(issuer_host):
+        app.before_request(HostCheck(issuer_host))
     if app.config["MOCK"] and not app.config["MOCK_ALLOW_REMOTE"]:
         app.before_request(loopback_callers_only)
 
@@ -37,16 +40,29 @@ def host_name(host_header: str) -> str | None:
         return None
 
 
-def check_host() -> None:
-    """421 for a Host that is neither a loopback name nor the issuer's host."""
-    name = host_name(request.host)
-    issuer_host = urlsplit(current_app.config["ISSUER"]).hostname
-    if name is not None and (is_loopback_host(name) or name == issuer_host):
-        return
-    raise MisdirectedRequest(
-        "This server answers only for its own address (a loopback name or the issuer's host), "
-        "not for the host name in this request."
-    )
+class HostCheck:
+    """421 for a Host that is neither a loopback name nor the issuer's host.
+
+    A server is called by a handful of Host values, so the accepted ones are remembered and
+    a request costs one set lookup; refused ones are never kept (anyone can invent more).
+    """
+
+    def __init__(self, issuer_host: str) -> None:
+        self.issuer_host = issuer_host
+        self.accepted: set[str] = set()
+
+    def __call__(self) -> None:
+        host = request.host
+        if host in self.accepted:
+            return
+        name = host_name(host)
+        if name is None or not (is_loopback_host(name) or name == self.issuer_host):
+            raise MisdirectedRequest(
+                "This server answers only for its own address (a loopback name or the "
+                "issuer's host), not for the host name in this request."
+            )
+        if len(self.accepted) < MAX_KNOWN_HOSTS:
+            self.accepted.add(host)
 
 
 def is_loopback_address(address: str) -> bool:

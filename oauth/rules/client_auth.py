@@ -5,6 +5,10 @@ A client authenticates with the one method it registered: `client_secret_basic` 
 §2.3.1, HTTP Basic), `client_secret_post` (the secret in the form body) or `none` (a public
 client names itself with `client_id` and proves nothing; PKCE protects its codes). Failures
 are counted per (client_id, address) and per address (RFC 6749 §10.10: guessing must be hard).
+
+Clients and their secrets come from a per-process cache that any change, by any process,
+invalidates before the next lookup (models.ClientCache); secrets are still compared in
+constant time.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus
 
+from flask import current_app, has_app_context
 from werkzeug.datastructures import MultiDict
 
-from models import Client, ClientSecret, utcnow
+from models import CachedClient, Client, ClientCache, ClientSecret, utcnow
 from oauth import crypto
 from oauth.errors import InvalidClient, InvalidRequest, OAuthError, TooManyRequests
 from oauth.params import form_param
@@ -25,6 +30,7 @@ from oauth.rules import throttle
 from oauth.session import client_ip
 
 TOUCH_INTERVAL = timedelta(minutes=1)
+CACHE_KEY = "gatehouse.clients"
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -59,13 +65,34 @@ def check_method(client: Client, used: str) -> None:
     raise InvalidClient(f"This client authenticates with {registered} only.")
 
 
-def check_secret(client: Client, secret: str) -> ClientSecret:
+def lookup_client(client_id: str) -> CachedClient | None:
+    """The client registered as `client_id` and its secrets, from this app's cache (one per
+    worker process; models.ClientCache). Outside an app (scripts, rule tests), uncached."""
+    if not has_app_context():
+        return CachedClient.load(client_id)
+    cache = current_app.extensions.get(CACHE_KEY)
+    if cache is None:
+        cache = current_app.extensions[CACHE_KEY] = ClientCache()
+    return cache.lookup(client_id)
+
+
+def cached_client(client_id: str) -> Client | None:
+    """The client registered as `client_id`, from the cache: read it, never change or save it.
+
+    As current as the database: any change to a client or a secret, by any process, is seen
+    by the next lookup (the client_version row).
+    """
+    entry = lookup_client(client_id)
+    return entry.client if entry is not None else None
+
+
+def check_secret(entry: CachedClient, secret: str) -> ClientSecret:
     """The client's secret row matching `secret`: found by prefix, compared in constant time."""
     prefix = crypto.client_secret_prefix(secret)
-    row = ClientSecret.by_prefix(prefix) if prefix else None
+    row = entry.secret(prefix) if prefix else None  # None for another client's secret too
     digest = row.secret_hash if row is not None else crypto.sha256_hex("")
     ok = crypto.matches(secret, digest)  # run the comparison whether or not a row was found
-    if row is None or not ok or row.client_id != client.id:
+    if row is None or not ok or row.client_id != entry.client.id:
         raise InvalidClient("Client authentication failed.")
     return row
 
@@ -120,13 +147,14 @@ def _authenticate(
         used = "client_secret_post" if secret is not None else "none"
     if client_id is None:
         raise InvalidClient("Client authentication is required (no client_id).")
-    client = Client.by_client_id(client_id)
-    if client is None:
+    entry = lookup_client(client_id)
+    if entry is None:
         raise InvalidClient("Unknown client.")
+    client = entry.client
     check_method(client, used)
     if used == "none":
         return client, None
-    row = check_secret(client, secret or "")
+    row = check_secret(entry, secret or "")
     touch_secret(row)
     return client, row
 

@@ -33,6 +33,7 @@ from flask import current_app
 from models import Client, audit, db, utcnow
 from oauth.errors import OAuthError
 from oauth.rules import throttle
+from oauth.rules.client_auth import cached_client
 from oauth.rules.client_metadata import check_client_metadata
 from oauth.safe_fetch import FetchError as CIMDError
 from oauth.safe_fetch import allowlisted, fetch_json, is_public_address, max_age
@@ -257,8 +258,8 @@ def find_client(client_id: str) -> Client | None:
     any database transaction: the fetch must not hold the write lock.
     """
     if not is_metadata_url(client_id):
-        return Client.by_client_id(client_id)
-    existing = Client.by_client_id(client_id)
+        return cached_client(client_id)
+    existing = cached_client(client_id)
     if existing is not None and existing.registration != "metadata_document":
         return existing  # an administrator registered this URL as a client_id
     config = current_app.config

@@ -11,6 +11,7 @@ from app import create_app
 from models import MockForcedError, db, utcnow
 from oauth.manage import users as accounts
 from oauth.mock import forced as mock_forced
+from oauth.ops import perimeter
 from oauth.ops.migrations import upgrade
 from oauth.settings import SettingsError
 from tests.helpers.common import basic, make_client
@@ -142,6 +143,22 @@ def test_loopback_names_and_the_issuers_host_are_served(config, issuer, host):
     config["ISSUER"] = issuer
     web = build(config).test_client()
     assert web.get("/healthz", headers={"Host": host}).status_code == 200
+
+
+def test_the_host_check_remembers_only_a_few_accepted_hosts(config):
+    """Accepted Host values are kept (one set lookup per request), refused ones never, and
+    at most MAX_KNOWN_HOSTS of the endless *.localhost names."""
+    app = build(config)
+    (check,) = [f for f in app.before_request_funcs[None] if isinstance(f, perimeter.HostCheck)]
+    web = app.test_client()
+    for n in range(3):
+        assert web.get("/healthz", headers={"Host": f"{REBIND}{n}"}).status_code == 421
+    assert web.get("/healthz", headers={"Host": "localhost:8000"}).status_code == 200
+    assert check.accepted == {"localhost:8000"}
+    for n in range(perimeter.MAX_KNOWN_HOSTS + 5):
+        assert web.get("/healthz", headers={"Host": f"a{n}.localhost"}).status_code == 200
+    assert len(check.accepted) == perimeter.MAX_KNOWN_HOSTS
+    assert web.get("/healthz", headers={"Host": f"{REBIND}0"}).status_code == 421
 
 
 # -- the control API and forced errors exist only in mock mode ------------------------------
