@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 from peewee import IntegrityError
 
-from models import AccessToken, SigningKey, db, first_raw, utcnow
+from models import AccessToken, SigningKey, db, execute, first_raw, utcnow
 
 ALG = "RS256"
 _cache: dict[str, Any] = {}  # kid -> private key object, per process
@@ -127,7 +127,7 @@ def jwks_body() -> bytes:
     re-serialising every key. The check is exact, not a TTL: a rotation committed by any
     process (`flask keys rotate`) is in the very next JWKS response of every worker.
     """
-    version = tuple(db.execute_sql(PUBLISHED_VERSION_SQL, (utcnow(),)).fetchone())
+    version = tuple(execute(PUBLISHED_VERSION_SQL, (utcnow(),)).fetchone())
     cached = _jwks_cache.get(db.database)
     if cached is not None and cached[0] == version:
         return cached[1]

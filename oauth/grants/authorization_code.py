@@ -16,6 +16,7 @@ from models import (
     User,
     by_id,
     db,
+    execute,
     first_raw,
     revoke_families,
     utcnow,
@@ -73,7 +74,7 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
                 refresh="refresh_token" in client.grant_types,
             )
             # One UPDATE claims the code and links its family; a lost claim rolls back the issue.
-            claimed = db.execute_sql(CLAIM_CODE, (now, body.family.id, row.id)).rowcount
+            claimed = execute(CLAIM_CODE, (now, body.family.id, row.id)).rowcount
             if claimed != 1:
                 raise InvalidGrant("The authorization code was already used.")
     if replayed:  # the revocation has committed; now answer

@@ -15,6 +15,7 @@ from models import (
     TokenFamily,
     by_id,
     db,
+    execute,
     first_raw,
     revoke_families,
     utcnow,
@@ -61,7 +62,7 @@ def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) 
                 raise InvalidGrant("The refresh token has expired.")
             scopes = narrow_scope(scope, row.scope)
             check_same_audience(resource, family.audience, current_app.config["ISSUER"])
-            rotated = db.execute_sql(CLAIM_REFRESH, (now, row.id)).rowcount
+            rotated = execute(CLAIM_REFRESH, (now, row.id)).rowcount
             if rotated != 1:
                 raise InvalidGrant("The refresh token was just rotated; use the new one.")
             body = issue.rotate(row, client, scopes, client_secret=secret, now=now)

@@ -18,7 +18,7 @@ SELECT t.*, c.client_id AS client_identifier, u.sub, u.username, r.owner_id,
        EXISTS (SELECT 1 FROM resource WHERE owner_id = ?) AS caller_owns
 FROM access_token t
 JOIN oauth_client c ON c.id = t.client_id
-LEFT JOIN user u ON u.id = t.user_id
+LEFT JOIN "user" u ON u.id = t.user_id
 LEFT JOIN resource r ON r.uri = t.audience
 WHERE t.token_hash = ?
 """

@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from models import PRAGMAS, Client, TokenFamily, User, db
+from models import Client, TokenFamily, User, db
+from oauth.dialect import open_database
 from tests.helpers.common import pkce_pair
 from tests.helpers.live import add_user_and_client, running
 from tests.helpers.oauth_browser import drive_consent
@@ -40,7 +41,7 @@ def server(tmp_path_factory):
 
 def connect_to(server):
     """This test process's own connection to a live server's database."""
-    db.init(server.database, pragmas=PRAGMAS)
+    open_database(server.database)
     with db.connection_context():
         yield
     db.close()

@@ -1,0 +1,87 @@
+"""PostgreSQL for the test matrix: the server given by GATEHOUSE_TEST_POSTGRESQL, databases on it.
+
+GATEHOUSE_TEST_POSTGRESQL is the URL of a server where the tests may create databases
+(`make test` starts a throwaway one with scripts/test-postgresql when PostgreSQL is installed;
+.ci/run always does). Each pytest process migrates one database of its own once and empties
+its tables before each test (`reset`); `fresh_database` gives a test (or a multi-host live
+test) a new migrated database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from models import MODELS
+from oauth.ops.migrations import upgrade
+
+VARIABLE = "GATEHOUSE_TEST_POSTGRESQL"
+PREFIX = "gatehouse_test_"
+
+
+def server_url() -> str | None:
+    """The URL of the test server, or None when the PostgreSQL half is not to run."""
+    url = os.environ.get(VARIABLE, "").strip()
+    return url if url.startswith("postgresql://") else None
+
+
+def why_skipped() -> str:
+    """The one line pytest prints when the PostgreSQL half does not run."""
+    value = os.environ.get(VARIABLE, "").strip()
+    if value:
+        return f"PostgreSQL half skipped: {VARIABLE}={value} is not a postgresql:// URL"
+    return (
+        f"PostgreSQL half skipped: {VARIABLE} is unset (make test starts a throwaway server "
+        "when PostgreSQL is installed: apt-get install postgresql)"
+    )
+
+
+def database_url(server: str, name: str) -> str:
+    """`server`'s URL with its database replaced by `name`."""
+    parts = urlsplit(server)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def create_database(server: str, name: str | None = None) -> str:
+    """Create an empty database on `server` (dropping one of that name first); its URL."""
+    name = name or PREFIX + secrets.token_hex(4)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url(server, name)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database `url` names (connections to it are ended first)."""
+    name = urlsplit(url).path.lstrip("/")
+    server = os.environ.get(VARIABLE) or database_url(url, "postgres")
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def fresh_database() -> str:
+    """A new migrated database on the test server (the caller drops it: drop_database)."""
+    server = server_url()
+    if server is None:
+        raise RuntimeError(why_skipped())
+    url = create_database(server)
+    upgrade(url)
+    return url
+
+
+TABLES = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
+
+
+def reset(url: str) -> None:
+    """Empty every table of the models and restart their ids (the schema version stays)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = 10000")  # a connection a test leaked fails loudly
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
