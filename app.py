@@ -116,5 +116,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _connect_db() -> None:
     # One connection per worker thread, opened lazily after the fork and kept across requests:
-    # reconnecting per request (pragmas, WAL files) measured 40-60% slower.
+    # reconnecting per request (pragmas, WAL files) measured 40-60% slower. A PostgreSQL
+    # connection the server dropped (restart, failover) is replaced (oauth/dialect.py).
+    if not db.is_closed() and not db.is_connection_usable():
+        db.close()
     db.connect(reuse_if_open=True)

@@ -18,7 +18,10 @@
   every host, as they do on one SQLite file; other transactions do not wait for it.
 - Waiting: SQLite waits `busy_timeout` ms for the write lock, PostgreSQL `lock_timeout` ms for
   any lock (both GATEHOUSE_BUSY_TIMEOUT_MS). That wait is the bounded retry; past it, or on a
-  deadlock or serialization failure, the request is answered 503 + Retry-After (`is_busy`).
+  deadlock or serialization failure, the request is answered 503 + Retry-After (`is_busy`):
+  a request is never re-run, since its earlier transactions may have committed.
+- Connections: each worker keeps one. A PostgreSQL server can drop it (restart, failover);
+  the request that finds out gets a 503, and the next one opens a new connection (app.py).
 - Upkeep: the WAL checkpoint, file modes and `db backup` are SQLite's; PostgreSQL's own
   tools (autovacuum, pg_dump) do that work there.
 """
@@ -37,8 +40,9 @@ from models import PRAGMAS, PrivateSqliteDatabase, use_database
 POSTGRESQL = "postgresql://"  # the scheme libpq, psycopg and Peewee all read as a URL
 # pg_advisory_xact_lock key of the write transactions: any fixed 64-bit number, "Gatehous".
 WRITER_LOCK = 0x4761746568_6F7573
-# SQLSTATEs that mean "try again": serialization_failure, deadlock_detected, lock_not_available.
-RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
+# SQLSTATEs that mean "try again": serialization_failure, deadlock_detected, lock_not_available,
+# and the server shutting down or starting (admin_shutdown, crash_shutdown, cannot_connect_now).
+RETRY_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
 # What a busy database raises: Peewee's wrapper, or a driver's own error.
 BUSY_ERRORS = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
 
@@ -95,7 +99,13 @@ class PostgresDatabase(PostgresqlDatabase):
         # "IMMEDIATE" is SQLite's name for "take the write lock now"; see the module docstring.
         super().begin(None if lock == "IMMEDIATE" else lock)
         if lock == "IMMEDIATE":
-            self.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            try:
+                self.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            except BaseException:
+                # Peewee has not entered the transaction yet, so nobody else would end it:
+                # the connection would stay "aborted" for every later request of this worker.
+                self.rollback()
+                raise
 
 
 def open_database(target: str, busy_timeout_ms: int = PRAGMAS["busy_timeout"]) -> Database:
@@ -110,14 +120,16 @@ def open_database(target: str, busy_timeout_ms: int = PRAGMAS["busy_timeout"]) -
 
 
 def is_busy(exc: BaseException) -> bool:
-    """Whether a database error means "busy, try again" on either engine.
+    """Whether a database error means "busy or briefly away, try again" on either engine.
 
     Peewee re-raises a driver's error as its own class with the original as the first argument
-    (and as __context__); psycopg's transaction-rollback errors reach us unwrapped.
+    (and as __context__); psycopg's transaction-rollback errors reach us unwrapped. A psycopg
+    error without a SQLSTATE, or of class 08, is a lost connection (a restarted server, a
+    failover): the next request reconnects (app.py), so it is worth retrying too.
     """
     for error in (exc, exc.__context__, *exc.args[:1]):
-        sqlstate = getattr(error, "sqlstate", None)
-        if sqlstate is not None:
-            return sqlstate in RETRY_SQLSTATES
+        if isinstance(error, psycopg.Error):
+            state = error.sqlstate
+            return state is None or state in RETRY_SQLSTATES or state.startswith("08")
     text = str(exc)
     return "database is locked" in text or "database is busy" in text

@@ -245,7 +245,7 @@ SETTINGS: tuple[Setting, ...] = (
         "text",
         "",
         "Where each worker writes its counters for `/metrics`.",
-        shown="`<database>-metrics`",
+        shown="`<database>-metrics`; PostgreSQL: `instance/<database name>-metrics`",
     ),
     Setting("CIMD_ALLOWLIST", "text", "", "Tests only: hosts a metadata document may resolve to."),
     Setting(
@@ -364,8 +364,8 @@ def check_config(config: Mapping[str, Any]) -> None:
         why = "http:// on a non-loopback host; use https, or set "
         raise SettingsError("ISSUER", issuer, why + "GATEHOUSE_ALLOW_INSECURE_ISSUER=1")
     if is_postgresql_url(config["DATABASE"]) and not config["SECRET_KEY"]:
-        why = "PostgreSQL serves several hosts, which must share one key: a key generated per "
-        why += "host would split sessions across them. Set GATEHOUSE_SECRET_KEY"
+        why = "required with a PostgreSQL database: every host must share one key (a key "
+        why += "generated per host would split sessions across hosts)"
         raise SettingsError("SECRET_KEY", "", why)
     if config["MOCK"] and not config["MOCK_ALLOW_REMOTE"]:
         why = "mock mode signs anyone in: it needs a loopback {} "
@@ -420,6 +420,18 @@ def database_path(config: Mapping[str, Any], instance_path: str) -> str:
     real accounts never appear on its password-less sign-in page."""
     name = "gatehouse-mock.sqlite3" if config["MOCK"] else "gatehouse.sqlite3"
     return config["DATABASE"] or os.path.join(instance_path, name)
+
+
+def metrics_dir(config: Mapping[str, Any], instance_path: str) -> str:
+    """GATEHOUSE_METRICS_DIR, else beside the SQLite file, or for a PostgreSQL database a
+    folder named after it in the instance folder (never a folder named like a URL)."""
+    if config["METRICS_DIR"]:
+        return config["METRICS_DIR"]
+    database = database_path(config, instance_path)
+    if is_postgresql_url(database):
+        name = urlsplit(database).path.lstrip("/")
+        return os.path.join(instance_path, f"{name}-metrics")
+    return f"{database}-metrics"
 
 
 def mock_banner(config: Mapping[str, Any]) -> str | None:
