@@ -9,14 +9,18 @@ test) a new migrated database of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sqlite3
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from models import MODELS
+from oauth.dialect import is_postgresql_url
 from oauth.ops.migrations import upgrade
 
 VARIABLE = "GATEHOUSE_TEST_POSTGRESQL"
@@ -77,6 +81,24 @@ def fresh_database() -> str:
     return url
 
 
+def engines() -> list[str]:
+    """The engines a module-scoped fixture runs on: PostgreSQL too when a server is given."""
+    return ["sqlite", "postgresql"] if server_url() else ["sqlite"]
+
+
+@contextlib.contextmanager
+def database_for(engine: str) -> Iterator[str | None]:
+    """None for SQLite (the live server makes its file), else a fresh database, dropped after."""
+    if engine == "sqlite":
+        yield None
+        return
+    url = fresh_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
 TABLES = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
 
 
@@ -85,3 +107,11 @@ def reset(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET lock_timeout = 10000")  # a connection a test leaked fails loudly
         conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+
+
+def connect(database: str) -> sqlite3.Connection | psycopg.Connection:
+    """A plain driver connection to `database` (a SQLite path or a URL), in autocommit: what
+    another process sees. Statements with parameters must use the engine's own placeholder."""
+    if is_postgresql_url(database):
+        return psycopg.connect(database, autocommit=True)
+    return sqlite3.connect(database, isolation_level=None)

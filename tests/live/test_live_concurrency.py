@@ -1,4 +1,5 @@
-"""Single use under real concurrency: gunicorn with 4 worker processes sharing one SQLite file.
+"""Single use under real concurrency: gunicorn with 4 worker processes sharing one SQLite file
+(and, in the engine matrix, one PostgreSQL database).
 
 Codes and refresh tokens are claimed by compare-and-set inside IMMEDIATE transactions, so
 however the requests interleave across processes exactly one wins.
@@ -15,6 +16,7 @@ import pytest
 
 from models import Client, TokenFamily, User, db
 from oauth.dialect import open_database
+from tests.helpers import postgresql
 from tests.helpers.common import pkce_pair
 from tests.helpers.live import add_user_and_client, running
 from tests.helpers.oauth_browser import drive_consent
@@ -26,17 +28,20 @@ REDIRECT_URI = "http://127.0.0.1:9999/callback"
 PASSWORD = "correct horse battery"
 
 
-def serve_with_alice(tmp, **env: str):
+def serve_with_alice(tmp, engine: str, **env: str):
     """A live server with 4 workers, alice and a confidential client; stopped on exit."""
-    with running(tmp, workers=4, **env) as live:
+    with (
+        postgresql.database_for(engine) as database,
+        running(tmp, workers=4, database=database, **env) as live,
+    ):
         live.extra["client"] = add_user_and_client(live, name="Live")
         yield live
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One live server for this module."""
-    yield from serve_with_alice(tmp_path_factory.mktemp("live"))
+@pytest.fixture(scope="module", params=postgresql.engines())
+def server(tmp_path_factory, request):
+    """One live server for this module (per engine)."""
+    yield from serve_with_alice(tmp_path_factory.mktemp("live"), request.param)
 
 
 def connect_to(server):
@@ -143,11 +148,11 @@ def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
     assert again.json()["error"] == "invalid_grant"
 
 
-@pytest.fixture(scope="module")
-def graceful_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=postgresql.engines())
+def graceful_server(tmp_path_factory, request):
     """A server that forgives a client racing its own refreshes for 30 s."""
     yield from serve_with_alice(
-        tmp_path_factory.mktemp("grace"), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
+        tmp_path_factory.mktemp("grace"), request.param, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
     )
 
 
