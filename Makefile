@@ -23,10 +23,13 @@ run: $(VENV)/.installed
 	$(FLASK) bootstrap
 	$(BIN)/gunicorn -c gunicorn.conf.py 'app:create_app()'
 
+# The database suites run on SQLite and on PostgreSQL: GATEHOUSE_TEST_POSTGRESQL=postgresql://...
+# names a server where the tests may create databases; unset, scripts/test-postgresql starts a
+# throwaway one when PostgreSQL is installed, else pytest says the PostgreSQL half was skipped.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	scripts/test-postgresql run $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
