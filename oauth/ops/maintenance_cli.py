@@ -1,13 +1,15 @@
-"""`flask --app app db ...`: the schema (upgrade, status) and upkeep (purge, backup)."""
+"""`flask --app app db ...`: the schema (upgrade, status), upkeep (purge, backup) and the move
+to PostgreSQL (copy)."""
 
 from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from models import db, is_postgresql
 from oauth.dialect import display
-from oauth.ops import maintenance
+from oauth.ops import database_copy, maintenance
 from oauth.ops.migrations import current_version, newest_version, upgrade
 
 
@@ -66,3 +68,30 @@ def db_backup(path: str) -> None:
     source = db.database  # the file create_app() initialised, as configured
     size = maintenance.backup(source, path)
     click.echo(f"backed up {source} to {path} ({size} bytes, integrity ok)")
+
+
+@db_cli.command("copy")
+@click.argument("url")
+@with_appcontext
+def db_copy(url: str) -> None:
+    """Copy this SQLite instance (every table: users, clients, secrets, keys, tokens,
+    consents, audit, ...) into the empty PostgreSQL database URL, postgresql://...
+
+    Migrates URL to the current schema first and refuses a database that holds anything
+    else. Copies in one transaction: on any error no row is kept. Prints each table's row
+    count on both sides and fails if they differ. The instance is read as one snapshot, so
+    it may keep serving, but what it writes after that is not copied: stop it to switch.
+    """
+    if is_postgresql():
+        click.echo("db copy copies a SQLite instance; this one is already on PostgreSQL", err=True)
+        raise SystemExit(1)
+    try:
+        source, target = database_copy.copy(db.obj, current_app.config["DATABASE"], url)
+    except database_copy.CopyError as exc:
+        click.echo(f"db copy: {exc}", err=True)
+        raise SystemExit(1) from None
+    width = max(len(table) for table in source)
+    click.echo(f"{'table':<{width}}  {'sqlite':>8}  {'postgresql':>10}")
+    for table, count in source.items():
+        click.echo(f"{table:<{width}}  {count:>8}  {target[table]:>10}")
+    click.echo(f"copied {sum(source.values())} rows to {display(url)}")
