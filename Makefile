@@ -40,6 +40,8 @@ clean:
 
 # Benchmarks against the floor of this stack on this machine (needs wrk: apt-get install -y wrk).
 # BENCH_ARGS="--seconds 2 --million 0" for a quick look; the full run takes about 10 minutes.
+# GATEHOUSE_BENCH_POSTGRESQL=postgresql://... (a role that may create databases) measures every
+# point on PostgreSQL too, side by side (about twice as long).
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
