@@ -328,6 +328,11 @@ class WriterLock:
         self.conn = psycopg.connect(database, autocommit=True)
         self.conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
 
+    def waiters(self) -> int:
+        """How many sessions are queued for an advisory lock right now."""
+        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        return self.conn.execute(query).fetchone()[0]
+
     def release(self) -> None:
         if not self.conn.closed:
             self.conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
@@ -371,13 +376,6 @@ def test_a_held_lock_is_503_with_retry_after_on_every_host_then_recovers(hosts, 
     assert "Traceback" not in log and '"POST /oauth2/token" 500' not in log
 
 
-def waiting_for_the_lock(database: str) -> int:
-    """How many sessions are queued for an advisory lock right now."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        return conn.execute(query).fetchone()[0]
-
-
 def test_a_lock_released_within_the_busy_timeout_is_waited_for(hosts, here):
     """The bounded retry: a writer queues for the lock up to GATEHOUSE_BUSY_TIMEOUT_MS, so a
     lock released meanwhile costs a wait, not an error."""
@@ -390,7 +388,7 @@ def test_a_lock_released_within_the_busy_timeout_is_waited_for(hosts, here):
             )
             queued = 0
             while not pending.done() and not queued:
-                queued = waiting_for_the_lock(hosts.database)
+                queued = lock.waiters()
             lock.release()
             answer = pending.result()
     finally:
