@@ -79,7 +79,8 @@ def display(target: str) -> str:
     """GATEHOUSE_DATABASE as safe to print: a URL's password is replaced by `***`."""
     if not is_postgresql_url(target):
         return target
-    return re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1:***@", target)
+    hidden = re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1:***@", target)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", hidden)
 
 
 class PostgresDatabase(PostgresqlDatabase):
