@@ -90,7 +90,7 @@ def is_postgresql() -> bool:
 
 
 def engine() -> str:
-    """ "sqlite" or "postgresql": the key of a statement written once per engine."""
+    """The engine's name, "sqlite" or "postgresql": the key of a statement written per engine."""
     return "postgresql" if is_postgresql() else "sqlite"
 
 
@@ -100,12 +100,13 @@ def execute(sql: str, params: Any = ()) -> Any:
     `?` is sqlite3's placeholder and `%s` psycopg's (Peewee's `db.param`); psycopg reads any
     `%` as the start of one, so a literal `%` is doubled there. Converted once per statement.
     """
+    database = db.obj  # the proxy's target: skips the proxy's attribute lookup on hot paths
     statement = _STATEMENTS.get(sql)
     if statement is None:
-        param = db.param
+        param = database.param
         statement = sql if param == "?" else sql.replace("%", "%%").replace("?", param)
         _STATEMENTS[sql] = statement
-    return db.execute_sql(statement, params)
+    return database.execute_sql(statement, params)
 
 
 def utcnow() -> datetime:

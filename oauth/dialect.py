@@ -16,10 +16,13 @@
   up front. PostgreSQL has no such lock, so its BEGIN IMMEDIATE here is a plain BEGIN plus one
   transaction-scoped advisory lock (`WRITER_LOCK`): those transactions run one at a time across
   every host, as they do on one SQLite file; other transactions do not wait for it.
+- Isolation: PostgreSQL runs at READ COMMITTED, its default. The single-use claims are
+  compare-and-set UPDATEs (`... WHERE used_at IS NULL`, then the row count), which PostgreSQL
+  re-checks on the newest row version, so exactly one of concurrent claims wins, as on SQLite.
 - Waiting: SQLite waits `busy_timeout` ms for the write lock, PostgreSQL `lock_timeout` ms for
   any lock (both GATEHOUSE_BUSY_TIMEOUT_MS). That wait is the bounded retry; past it, or on a
-  deadlock or serialization failure, the request is answered 503 + Retry-After (`is_busy`):
-  a request is never re-run, since its earlier transactions may have committed.
+  deadlock or serialization failure, the request is answered 503 + Retry-After (`is_busy`).
+  The request itself is never re-run: its earlier transactions may have committed.
 - Connections: each worker keeps one. A PostgreSQL server can drop it (restart, failover);
   the request that finds out gets a 503, and the next one opens a new connection (app.py).
 - Upkeep: the WAL checkpoint, file modes and `db backup` are SQLite's; PostgreSQL's own
@@ -29,22 +32,19 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
-from peewee import Database, OperationalError, PostgresqlDatabase
+from peewee import Database, PostgresqlDatabase
 
 from models import PRAGMAS, PrivateSqliteDatabase, use_database
 
 POSTGRESQL = "postgresql://"  # the scheme libpq, psycopg and Peewee all read as a URL
 # pg_advisory_xact_lock key of the write transactions: any fixed 64-bit number, "Gatehous".
-WRITER_LOCK = 0x4761746568_6F7573
+WRITER_LOCK = 0x4761_7465_686F_7573
 # SQLSTATEs that mean "try again": serialization_failure, deadlock_detected, lock_not_available,
 # and the server shutting down or starting (admin_shutdown, crash_shutdown, cannot_connect_now).
 RETRY_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
-# What a busy database raises: Peewee's wrapper, or a driver's own error.
-BUSY_ERRORS = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
 
 
 def is_postgresql_url(target: str) -> bool:
@@ -79,7 +79,8 @@ def display(target: str) -> str:
     """GATEHOUSE_DATABASE as safe to print: a URL's password is replaced by `***`."""
     if not is_postgresql_url(target):
         return target
-    return re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1:***@", target)
+    hidden = re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1:***@", target)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", hidden)
 
 
 class PostgresDatabase(PostgresqlDatabase):

@@ -63,6 +63,7 @@ def create_database(server: str, name: str | None = None) -> str:
 
 def drop_database(url: str) -> None:
     """Drop the database `url` names (connections to it are ended first)."""
+    forget(url)
     name = urlsplit(url).path.lstrip("/")
     server = os.environ.get(VARIABLE) or database_url(url, "postgres")
     with psycopg.connect(server, autocommit=True) as conn:
@@ -99,14 +100,31 @@ def database_for(engine: str) -> Iterator[str | None]:
         drop_database(url)
 
 
-TABLES = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
+# Emptying the tables and restarting their ids: DELETE and setval take ~2 ms where TRUNCATE
+# takes ~40 (it replaces every table's files), on a connection kept per database.
+_NAMES = [model._meta.table_name for model in MODELS]
+_DELETES = " ".join(f'DELETE FROM "{name}";' for name in _NAMES)  # noqa: S608 - model names
+_IDS = " ".join(
+    f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), 1, false);" for name in _NAMES
+)
+RESET = f"BEGIN; {_DELETES} {_IDS} COMMIT;"
+_resetters: dict[str, psycopg.Connection] = {}
 
 
 def reset(url: str) -> None:
     """Empty every table of the models and restart their ids (the schema version stays)."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    conn = _resetters.get(url)
+    if conn is None or conn.closed or conn.broken:
+        conn = _resetters[url] = psycopg.connect(url, autocommit=True)
         conn.execute("SET lock_timeout = 10000")  # a connection a test leaked fails loudly
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    conn.execute(RESET)
+
+
+def forget(url: str) -> None:
+    """Close the reset connection of `url` (before its database is dropped)."""
+    conn = _resetters.pop(url, None)
+    if conn is not None:
+        conn.close()
 
 
 def connect(database: str) -> sqlite3.Connection | psycopg.Connection:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from app import create_app
+from oauth.dialect import display
 from oauth.settings import SettingsError, metrics_dir, read_settings, unknown_names
 from tests.helpers import ROOT
 from tests.helpers.live import free_port
@@ -168,3 +169,19 @@ def test_metrics_of_a_postgresql_database_go_in_the_instance_folder():
     assert metrics_dir(config, "/srv/instance") == "/srv/instance/gh-metrics"
     assert metrics_dir({**config, "DATABASE": "/d/g.sqlite3"}, "/x") == "/d/g.sqlite3-metrics"
     assert metrics_dir({**config, "METRICS_DIR": "/m"}, "/x") == "/m"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@db.example/g", "postgresql://u:***@db.example/g"),
+        (
+            "postgresql:///g?host=/run/postgresql&password=pw",
+            "postgresql:///g?host=/run/postgresql&password=***",
+        ),
+        ("postgresql://u@db.example/g", "postgresql://u@db.example/g"),
+        ("/srv/gatehouse.sqlite3", "/srv/gatehouse.sqlite3"),
+    ],
+)
+def test_database_passwords_are_hidden_wherever_the_url_is_shown(url, shown):
+    assert display(url) == shown  # `db status` and every settings error print it this way
