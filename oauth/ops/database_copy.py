@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from peewee import AutoField, Database, Model, sort_models
+import psycopg
+from peewee import AutoField, Database, DatabaseError, Model, chunked, sort_models
 
 from models import MODELS
 from oauth.dialect import PostgresDatabase, is_postgresql_url, url_problem
@@ -92,17 +93,6 @@ def rows_of(model: type[Model], source: Database) -> Iterator[tuple]:
     return query.iterator(source)
 
 
-def batches(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def reset_identity(model: type[Model], target: Database) -> None:
     key = model._meta.primary_key
     if isinstance(key, AutoField):
@@ -119,23 +109,32 @@ def copy(source: Database, source_path: str, url: str) -> tuple[dict[str, int], 
     check_target(url)
     target = PostgresDatabase(url, lock_timeout_ms=30_000)
     try:
-        prepare_target(source_path, url, target)
-        models = sort_models(MODELS)  # parents before the rows that point at them
-        with source.atomic(), target.atomic():  # one snapshot read, one transaction written
-            for model in models:
-                fields = model._meta.sorted_fields
-                for batch in batches(rows_of(model, source)):
-                    model.insert_many(batch, fields=fields).execute(target)
-                reset_identity(model, target)
-            before = count_rows(source, models)
-            after = count_rows(target, models)
-            different = mismatches(before, after)
-            if different:
-                table = different[0]
-                raise CopyError(
-                    f"row counts differ for {table}: {before[table]} here, "
-                    f"{after.get(table)} copied; nothing was kept"
-                )
+        return _copy(source, source_path, url, target)
+    except (DatabaseError, psycopg.Error) as exc:  # unreachable, refused, a constraint, ...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CopyError(f"nothing was copied: {reason}") from exc
     finally:
         target.close()
+
+
+def _copy(
+    source: Database, source_path: str, url: str, target: Database
+) -> tuple[dict[str, int], dict[str, int]]:
+    prepare_target(source_path, url, target)
+    models = sort_models(MODELS)  # parents before the rows that point at them
+    with source.atomic(), target.atomic():  # one snapshot read, one transaction written
+        for model in models:
+            fields = model._meta.sorted_fields
+            for batch in chunked(rows_of(model, source), BATCH):
+                model.insert_many(batch, fields=fields).execute(target)
+            reset_identity(model, target)
+        before = count_rows(source, models)
+        after = count_rows(target, models)
+        different = mismatches(before, after)
+        if different:  # raised inside the transaction: it rolls back
+            table = different[0]
+            raise CopyError(
+                f"row counts differ for {table}: {before[table]} here, "
+                f"{after.get(table)} copied; nothing was kept"
+            )
     return before, after

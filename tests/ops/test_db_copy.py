@@ -111,6 +111,13 @@ def test_the_target_must_be_postgresql(app, runner, tmp_path):
     assert result.output.startswith("db copy: the target must be a postgresql:// URL")
 
 
+def test_an_unreachable_target_is_one_line(app, runner):
+    result = runner.invoke(args=["db", "copy", "postgresql://gatehouse:pw@127.0.0.1:1/gatehouse"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("db copy: nothing was copied: ") and "pw" not in line
+
+
 def test_differing_counts_are_named():
     assert mismatches({"user": 2, "consent": 1}, {"user": 2, "consent": 0}) == ["consent"]
     assert mismatches({"user": 2}, {"user": 2}) == []
