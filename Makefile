@@ -23,10 +23,13 @@ run: $(VENV)/.installed
 	$(FLASK) bootstrap
 	$(BIN)/gunicorn -c gunicorn.conf.py 'app:create_app()'
 
+# The database suites run on SQLite and on PostgreSQL: GATEHOUSE_TEST_POSTGRESQL=postgresql://...
+# names a server where the tests may create databases; unset, scripts/test-postgresql starts a
+# throwaway one when PostgreSQL is installed, else pytest says the PostgreSQL half was skipped.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	scripts/test-postgresql run $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -37,6 +40,8 @@ clean:
 
 # Benchmarks against the floor of this stack on this machine (needs wrk: apt-get install -y wrk).
 # BENCH_ARGS="--seconds 2 --million 0" for a quick look; the full run takes about 10 minutes.
+# GATEHOUSE_BENCH_POSTGRESQL=postgresql://... (a role that may create databases) measures every
+# point on PostgreSQL too, side by side (about twice as long).
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -10,9 +10,10 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from models import PRAGMAS, db
+from models import db
 from oauth import keys, mock, settings
 from oauth.csrf import csrf
+from oauth.dialect import open_database
 from oauth.endpoints import (
     api,
     authorize,
@@ -78,8 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     # BUSY_TIMEOUT_MS: how long a writer waits for the lock; tests use a tiny one.
-    pragmas = {**PRAGMAS, "busy_timeout": app.config["BUSY_TIMEOUT_MS"]}
-    db.init(app.config["DATABASE"], pragmas=pragmas)
+    open_database(app.config["DATABASE"], app.config["BUSY_TIMEOUT_MS"])
     perimeter.init_app(app)  # Host check on a loopback issuer; mock mode answers loopback only
     app.before_request(_connect_db)
     hardening.init_app(app)  # body checks, security headers, CORS, JSON-or-page error answers
@@ -116,5 +116,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _connect_db() -> None:
     # One connection per worker thread, opened lazily after the fork and kept across requests:
-    # reconnecting per request (pragmas, WAL files) measured 40-60% slower.
+    # reconnecting per request (pragmas, WAL files) measured 40-60% slower. A PostgreSQL
+    # connection the server dropped (restart, failover) is replaced (oauth/dialect.py).
+    if not db.is_closed() and not db.is_connection_usable():
+        db.close()
     db.connect(reuse_if_open=True)

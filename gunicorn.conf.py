@@ -37,10 +37,9 @@ control_socket_disable = True
 # /metrics: prometheus_client's multiprocess mode. Each worker counts into its own files in
 # METRICS_DIR and /metrics sums them. By default it is `<database>-metrics`, beside create_app's
 # database (GATEHOUSE_DATABASE, else instance/gatehouse.sqlite3, or gatehouse-mock.sqlite3 in
-# mock mode, in the instance folder beside this file).
+# mock mode, in the instance folder beside this file); for PostgreSQL, in the instance folder.
 _instance = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")
-_database = settings.database_path(gatehouse, _instance)
-metrics_dir = gatehouse["METRICS_DIR"] or f"{_database}-metrics"
+metrics_dir = settings.metrics_dir(gatehouse, _instance)
 
 
 def on_starting(server):

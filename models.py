@@ -14,10 +14,13 @@ from typing import Any
 from peewee import (
     BlobField,
     BooleanField,
+    Database,
+    DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
+    PostgresqlDatabase,
     SqliteDatabase,
     TextField,
     TimestampField,
@@ -57,9 +60,10 @@ class PrivateSqliteDatabase(SqliteDatabase):
         return super()._connect()
 
 
-# Deferred: create_app() calls db.init(path, pragmas=PRAGMAS). No connection at import time,
-# so gunicorn workers each open their own after the fork.
-db = PrivateSqliteDatabase(None)
+# Deferred: create_app() calls oauth.dialect.open_database(GATEHOUSE_DATABASE): a SQLite file
+# (PrivateSqliteDatabase with PRAGMAS) or PostgreSQL. No connection at import time, so
+# gunicorn workers each open their own after the fork.
+db = DatabaseProxy()
 
 PRAGMAS = {
     "journal_mode": "wal",  # readers don't block the single writer
@@ -68,6 +72,43 @@ PRAGMAS = {
     "synchronous": "full",  # WAL + FULL: an acknowledged revocation survives power loss
     "journal_size_limit": 64 * 1024 * 1024,  # keep the WAL file bounded after checkpoints
 }
+
+
+_STATEMENTS: dict[str, str] = {}  # hand-written SQL -> in the current engine's placeholders
+
+
+def use_database(database: Database) -> None:
+    """Point `db` at `database`; oauth.dialect.open_database builds it from the setting."""
+    if db.obj is not None and not db.obj.is_closed():
+        db.obj.close()
+    db.initialize(database)
+    _STATEMENTS.clear()
+    _INSERTS.clear()
+
+
+def is_postgresql() -> bool:
+    """Whether `db` is a PostgreSQL database (how the engines differ: oauth/dialect.py)."""
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def engine() -> str:
+    """The engine's name, "sqlite" or "postgresql": the key of a statement written per engine."""
+    return "postgresql" if is_postgresql() else "sqlite"
+
+
+def execute(sql: str, params: Any = ()) -> Any:
+    """Run a hand-written statement, written with `?` placeholders, on either engine.
+
+    `?` is sqlite3's placeholder and `%s` psycopg's (Peewee's `db.param`); psycopg reads any
+    `%` as the start of one, so a literal `%` is doubled there. Converted once per statement.
+    """
+    database = db.obj  # the proxy's target: skips the proxy's attribute lookup on hot paths
+    statement = _STATEMENTS.get(sql)
+    if statement is None:
+        param = database.param
+        statement = sql if param == "?" else sql.replace("%", "%%").replace("?", param)
+        _STATEMENTS[sql] = statement
+    return database.execute_sql(statement, params)
 
 
 def utcnow() -> datetime:
@@ -268,7 +309,7 @@ class ClientCache:
     def lookup(self, client_id: str) -> CachedClient | None:
         if db.in_transaction():  # every transaction here is Peewee's atomic()
             return CachedClient.load(client_id)
-        label = (db.database, db.execute_sql(CLIENT_VERSION_SQL).fetchone()[0])
+        label = (db.database, execute(CLIENT_VERSION_SQL).fetchone()[0])
         state = self._state
         if state[0] != label or len(state[1]) >= CLIENT_CACHE_MAX:
             state = self._state = (label, {})
@@ -519,7 +560,7 @@ def first_raw(model: type[Model], sql: str, *params: Any) -> Any:
     plain attributes), at a third of its cost: how each column converts is worked out once
     per statement, not per row.
     """
-    cursor = db.execute_sql(sql, params)
+    cursor = execute(sql, params)
     rows = cursor.fetchall()  # to the end: an UPDATE ... RETURNING finishes its statement
     if not rows:
         return None
@@ -546,7 +587,7 @@ def by_id(model: type[Model], pk: int | None) -> Any:
     if pk is None:
         return None
     table = model._meta.table_name  # a model's own name, never input
-    return first_raw(model, f"SELECT * FROM {table} WHERE id = ?", pk)  # noqa: S608
+    return first_raw(model, f'SELECT * FROM "{table}" WHERE id = ?', pk)  # noqa: S608
 
 
 def insert(model: type[Model], **values: Any) -> Any:
@@ -557,13 +598,16 @@ def insert(model: type[Model], **values: Any) -> Any:
         columns = ", ".join(model._meta.fields[name].column_name for name in names)
         marks = ", ".join("?" * len(names))
         # Table and column names come from the model, never from input.
-        sql = f"INSERT INTO {model._meta.table_name} ({columns}) VALUES ({marks})"  # noqa: S608
+        sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'  # noqa: S608
+        # sqlite3 reports the new id as lastrowid; psycopg only through RETURNING.
+        if model._meta.auto_increment and is_postgresql():  # the grant tables have no id
+            sql += " RETURNING id"
         _INSERTS[(model, names)] = sql
     params = [model._meta.fields[name].db_value(value) for name, value in values.items()]
     row = model(**values)
-    cursor = db.execute_sql(sql, params)
+    cursor = execute(sql, params)
     if model._meta.auto_increment:  # a rowid table; the grant tables are keyed by a digest
-        row.id = cursor.lastrowid
+        row.id = cursor.fetchone()[0] if is_postgresql() else cursor.lastrowid
     row._dirty.clear()
     return row
 

@@ -2,7 +2,8 @@
 
 Codes and refresh tokens are single-use, so each measured point gets its own pool, minted
 beforehand with raw `executemany` in one transaction (a million rows take seconds). Plaintexts
-are derived from a seed so pools can be rebuilt without keeping them.
+are derived from a seed so pools can be rebuilt without keeping them. The database is a SQLite
+file or a PostgreSQL URL (`Connection`: one SQL text for both, `?` placeholders).
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+import psycopg
+
 from oauth import crypto
+from oauth.dialect import is_postgresql_url
 from oauth.rules import pkce
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
@@ -54,58 +59,91 @@ class Setup:
         return "Basic " + base64.b64encode(raw).decode()
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=wal")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+class Connection:
+    """A plain driver connection (sqlite3 or psycopg) in autocommit; statements use `?`."""
+
+    def __init__(self, database: Path | str) -> None:
+        self.postgresql = is_postgresql_url(str(database))
+        if self.postgresql:
+            self.raw: sqlite3.Connection | psycopg.Connection = psycopg.connect(
+                str(database), autocommit=True
+            )
+        else:
+            self.raw = sqlite3.connect(database, isolation_level=None)
+            self.raw.execute("PRAGMA journal_mode=wal")
+            self.raw.execute("PRAGMA foreign_keys=ON")
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.postgresql else sql
+
+    def execute(self, sql: str, params: tuple = ()):
+        return self.raw.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[tuple]) -> None:
+        self.raw.cursor().executemany(self._sql(sql), rows)
+
+    def insert(self, sql: str, params: tuple) -> int:
+        """INSERT one row; its new id (psycopg reports it only through RETURNING)."""
+        if self.postgresql:
+            return self.execute(sql + " RETURNING id", params).fetchone()[0]
+        return self.execute(sql, params).lastrowid
+
+    def ids_written(self, table: str) -> None:
+        """After rows with explicit ids: PostgreSQL's identity sequence must start past them."""
+        if self.postgresql:  # `table` is one of the schema's names, never input
+            sql = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table}"  # noqa: S608
+            self.execute(sql)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
-def _client_rows(
-    conn: sqlite3.Connection, client_id: str, id_token_alg: str
-) -> tuple[int, str, int]:
+def connect(database: Path | str) -> Connection:
+    return Connection(database)
+
+
+def _client_rows(conn: Connection, client_id: str, id_token_alg: str) -> tuple[int, str, int]:
     """A vetted confidential client (all three grants) and its secret: (pk, secret, secret pk)."""
     now = str(_now())
     value, prefix, digest = crypto.new_client_secret()
-    cur = conn.execute(
+    client_pk = conn.insert(
         "INSERT INTO oauth_client (client_id, name, client_type, token_endpoint_auth_method,"
         " redirect_uris, grant_types, scope, vetted, id_token_signed_response_alg,"
         " created_at, updated_at)"
-        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', 1, ?, ?, ?)",
+        " VALUES (?, 'Bench', 'confidential', 'client_secret_basic', ?, ?, '', ?, ?, ?, ?)",
         (
             client_id,
             f'["{REDIRECT_URI}"]',
             '["authorization_code", "refresh_token", "client_credentials"]',
+            True,
             id_token_alg,
             now,
             now,
         ),
     )
-    client_pk = cur.lastrowid
-    cur = conn.execute(
+    secret_pk = conn.insert(
         "INSERT INTO client_secret (client_id, prefix, secret_hash, last6, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
         (client_pk, prefix, digest, value[-6:], now),
     )
-    return client_pk, value, cur.lastrowid
+    return client_pk, value, secret_pk
 
 
-def base_rows(conn: sqlite3.Connection, issuer: str) -> Setup:
+def base_rows(conn: Connection, issuer: str) -> Setup:
     """A vetted confidential client (all three grants) with a secret, and a user."""
     now = str(_now())
     conn.execute("BEGIN")
     client_pk, value, secret_pk = _client_rows(conn, "bench-client", "RS256")
-    cur = conn.execute(
-        "INSERT INTO user (username, sub, email, name, created_at, updated_at)"
+    user_pk = conn.insert(
+        'INSERT INTO "user" (username, sub, email, name, created_at, updated_at)'
         " VALUES ('bench', 'bench-sub', 'bench@example.com', 'Bench', ?, ?)",
         (now, now),
     )
-    user_pk = cur.lastrowid
     conn.execute("COMMIT")
     return Setup(client_pk, "bench-client", value, secret_pk, user_pk, issuer)
 
 
-def es256_client(conn: sqlite3.Connection, setup: Setup) -> Setup:
+def es256_client(conn: Connection, setup: Setup) -> Setup:
     """A second client like the first whose id_tokens are ES256 (same user and issuer)."""
     conn.execute("BEGIN")
     client_pk, value, secret_pk = _client_rows(conn, "bench-client-es256", "ES256")
@@ -114,7 +152,7 @@ def es256_client(conn: sqlite3.Connection, setup: Setup) -> Setup:
 
 
 def mint_codes(
-    conn: sqlite3.Connection, setup: Setup, label: str, count: int, scope: str = SCOPE
+    conn: Connection, setup: Setup, label: str, count: int, scope: str = SCOPE
 ) -> list[str]:
     """`count` fresh authorization codes; returns their token-request bodies."""
     now = _now()
@@ -149,7 +187,7 @@ def mint_codes(
 
 
 def mint_grants(
-    conn: sqlite3.Connection, setup: Setup, label: str, count: int, refresh: bool = True
+    conn: Connection, setup: Setup, label: str, count: int, refresh: bool = True
 ) -> tuple[list[str], list[str]]:
     """`count` token families, each with one access token (and one refresh token).
 
@@ -192,6 +230,7 @@ def mint_grants(
         " VALUES (?, ?, ?, ?, ?)",
         refresh_rows,
     )
+    conn.ids_written("token_family")
     conn.execute("COMMIT")
     return access, refreshes
 

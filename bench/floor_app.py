@@ -1,8 +1,10 @@
-"""The floor: the fastest this stack (Flask + Peewee + SQLite + gunicorn) answers on this machine.
+"""The floor: the fastest this stack (Flask + Peewee + SQLite or PostgreSQL + gunicorn) answers on
+this machine.
 
-Three routes, served by gunicorn with Gatehouse's own `gunicorn.conf.py` and `models.PRAGMAS`,
-one connection per worker thread opened lazily after the fork and kept across requests, exactly
-as `app.py` does:
+Three routes, served by gunicorn with Gatehouse's own `gunicorn.conf.py` and `models.PRAGMAS`
+(or, for a `postgresql://` GATEHOUSE_DATABASE, Peewee's PostgreSQL database on the same psycopg
+driver), one connection per worker thread opened lazily after the fork and kept across
+requests, exactly as `app.py` does:
 
 - `GET /floor/json`: a bare JSON response (what metadata and JWKS are compared with);
 - `GET /floor/select?key=K`: one indexed Peewee SELECT on a 64-hex unique column (introspection,
@@ -21,11 +23,20 @@ import secrets
 from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
-from peewee import DateTimeField, Model, SqliteDatabase, TextField
+from peewee import (
+    Database,
+    DatabaseProxy,
+    DateTimeField,
+    Model,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    TextField,
+)
 
 from models import PRAGMAS
+from oauth.dialect import is_postgresql_url
 
-db = SqliteDatabase(None)
+db = DatabaseProxy()
 SEED_ROWS = 10_000
 
 
@@ -46,9 +57,18 @@ def key_for(n: int) -> str:
     return hashlib.sha256(f"floor-{n}".encode()).hexdigest()
 
 
-def seed(path: str, rows: int = SEED_ROWS) -> None:
+def open_floor(database: str) -> Database:
+    """Point the floor at a SQLite file (Gatehouse's PRAGMAS) or a PostgreSQL URL."""
+    if is_postgresql_url(database):
+        db.initialize(PostgresqlDatabase(database, prefer_psycopg3=True))
+    else:
+        db.initialize(SqliteDatabase(database, pragmas=PRAGMAS))
+    return db
+
+
+def seed(database: str, rows: int = SEED_ROWS) -> None:
     """Create the table and `rows` rows (run once, before gunicorn starts)."""
-    db.init(path, pragmas=PRAGMAS)
+    open_floor(database)
     with db.connection_context():
         db.create_tables([Item])
         if Item.select().count() == 0:
@@ -64,7 +84,7 @@ def seed(path: str, rows: int = SEED_ROWS) -> None:
 def create_app() -> Flask:
     """The floor app, configured from GATEHOUSE_DATABASE like Gatehouse itself."""
     app = Flask(__name__)
-    db.init(os.environ["GATEHOUSE_DATABASE"], pragmas=PRAGMAS)
+    open_floor(os.environ["GATEHOUSE_DATABASE"])
 
     @app.before_request
     def connect() -> None:

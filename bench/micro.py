@@ -6,7 +6,11 @@ process's CPU time per request, which other load on the machine barely moves: it
 for before/after comparisons of a code change. It leaves out the HTTP server, the network and
 the time spent waiting for fsync, so its ratios are not the table's.
 
+With `--postgresql URL` (a server where it may create databases) the floor and Gatehouse run
+on PostgreSQL instead: the CPU of this process then leaves out the server's own work.
+
     python -m bench.micro [--requests 400] [--rounds 3] [--only jwks,introspection]
+                          [--postgresql postgresql://USER@HOST:PORT/DATABASE]
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from app import create_app
 from bench import fixtures, floor_app
-from bench.server import OUT, fresh
+from bench.server import OUT, fresh_database
 from oauth.ops.migrations import upgrade
 
 ISSUER = "http://127.0.0.1:9"
@@ -41,10 +45,10 @@ def _check(response, status: int = 200) -> None:
         raise RuntimeError(f"{response.status_code}: {response.get_data(as_text=True)[:200]}")
 
 
-def floor_calls() -> dict[str, Callable[[int], None]]:
-    database = fresh("micro-floor.sqlite3")
-    floor_app.seed(str(database))
-    os.environ["GATEHOUSE_DATABASE"] = str(database)
+def floor_calls(postgresql: str | None = None) -> dict[str, Callable[[int], None]]:
+    database = fresh_database("micro-floor", postgresql)
+    floor_app.seed(database)
+    os.environ["GATEHOUSE_DATABASE"] = database
     client = floor_app.create_app().test_client()
     keys = [floor_app.key_for(n) for n in range(floor_app.SEED_ROWS)]
     return {
@@ -54,9 +58,9 @@ def floor_calls() -> dict[str, Callable[[int], None]]:
     }
 
 
-def gatehouse_calls(count: int) -> dict[str, Callable[[int], None]]:
-    database = fresh("micro-gatehouse.sqlite3")
-    upgrade(str(database))
+def gatehouse_calls(count: int, postgresql: str | None = None) -> dict[str, Callable[[int], None]]:
+    database = fresh_database("micro-gatehouse", postgresql)
+    upgrade(database)
     conn = fixtures.connect(database)
     setup = fixtures.base_rows(conn, ISSUER)
     access, _ = fixtures.mint_grants(conn, setup, "micro-access", count, refresh=False)
@@ -66,7 +70,7 @@ def gatehouse_calls(count: int) -> dict[str, Callable[[int], None]]:
     es256 = fixtures.es256_client(conn, setup)
     oidc_es256 = fixtures.mint_codes(conn, es256, "micro-oidc-es256", count, "openid profile")
     conn.close()
-    app = create_app({"DATABASE": str(database), "ISSUER": ISSUER, "SECRET_KEY": "micro" * 8})
+    app = create_app({"DATABASE": database, "ISSUER": ISSUER, "SECRET_KEY": "micro" * 8})
     client = app.test_client()
     auth = {"Authorization": setup.basic()}
 
@@ -107,9 +111,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="per round")
     parser.add_argument("--rounds", type=int, default=3, help="the best round counts")
     parser.add_argument("--only", default="", help="comma-separated endpoint names")
+    parser.add_argument("--postgresql", metavar="URL", help="run on this PostgreSQL server")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    calls = {**floor_calls(), **gatehouse_calls(args.requests * (args.rounds + 1))}
+    count = args.requests * (args.rounds + 1)
+    calls = {**floor_calls(args.postgresql), **gatehouse_calls(count, args.postgresql)}
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     costs = {}
     for name, call in calls.items():

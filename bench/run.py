@@ -6,17 +6,23 @@ endpoint with wrk at every concurrency, and compares each endpoint with its floo
 measures p99 with a million stored grants against an almost empty database, RSS per worker and
 the database size per million tokens, and writes `bench/results.md`.
 
+With `--postgresql URL` (or GATEHOUSE_BENCH_POSTGRESQL; a role that may create databases) every
+point is measured twice, on SQLite and on PostgreSQL, each engine against its own floor, and
+the report sets the two side by side.
+
     python -m bench.run [--seconds 5] [--concurrency 1,8,32] [--configs 2x1,2x4] [--million N]
+                        [--postgresql postgresql://USER@HOST:PORT/DATABASE]
     python -m bench.run --only-scale [--million N]     # only the big-database part, printed
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from bench import fixtures, floor_app, report, server, wrk
-from bench.server import OUT, fresh
+from bench.server import OUT, fresh_database
 from bench.wrk import Result, Target
 from oauth.ops.migrations import upgrade
 
@@ -41,9 +47,9 @@ def measure(base_url: str, targets: dict[str, Target], levels: list[int], second
     return results
 
 
-def run_floor(tag: str, workers: int, threads: int, levels: list[int], seconds: float):
-    database = fresh(f"floor-{tag}.sqlite3")
-    floor_app.seed(str(database))
+def run_floor(tag: str, workers: int, threads: int, levels: list[int], seconds: float, pg=None):
+    database = fresh_database(f"floor-{tag}", pg)
+    floor_app.seed(database)
     keys = [f"/floor/select?key={floor_app.key_for(n)}" for n in range(floor_app.SEED_ROWS)]
     pool = fixtures.write_pool(OUT / "floor-select.txt", keys)
     targets = {
@@ -97,9 +103,9 @@ def gatehouse_targets(setup: fixtures.Setup, conn, levels: list[int], seconds: f
     }
 
 
-def run_gatehouse(tag: str, workers: int, threads: int, levels: list[int], seconds: float):
-    database = fresh(f"gatehouse-{tag}.sqlite3")
-    upgrade(str(database))
+def run_gatehouse(tag: str, workers: int, threads: int, levels: list[int], seconds: float, pg=None):
+    database = fresh_database(f"gatehouse-{tag}", pg)
+    upgrade(database)
     port = server.free_port()
     conn = fixtures.connect(database)
     try:
@@ -128,6 +134,12 @@ def main() -> None:
         action="store_true",
         help="run only the big-database part (first config) and print it; --out is not written",
     )
+    parser.add_argument(
+        "--postgresql",
+        default=os.environ.get("GATEHOUSE_BENCH_POSTGRESQL") or None,
+        metavar="URL",
+        help="also measure on PostgreSQL: a server where the bench may create databases",
+    )
     args = parser.parse_args()
     wrk.require_wrk()
     OUT.mkdir(exist_ok=True)
@@ -139,21 +151,29 @@ def main() -> None:
         print("\n".join(report.scale_lines(big)))
         return
     levels = [int(c) for c in args.concurrency.split(",")]
+    engines = {"SQLite": None, **({"PostgreSQL": args.postgresql} if args.postgresql else {})}
     runs = []
     for spec in args.configs.split(","):
         workers, threads = (int(x) for x in spec.split("x"))
         label = report.config_label(workers, threads)
-        print(f"== {label}", flush=True)
-        floor, floor_mem = run_floor(spec, workers, threads, levels, args.seconds)
-        gate, gate_mem = run_gatehouse(spec, workers, threads, levels, args.seconds)
-        runs.append(report.Run(label, workers, threads, levels, floor, gate, floor_mem, gate_mem))
-    big = None
+        for engine, pg in engines.items():
+            print(f"== {label}, {engine}", flush=True)
+            tag = spec if pg is None else f"{spec}-pg"
+            floor, floor_mem = run_floor(tag, workers, threads, levels, args.seconds, pg)
+            gate, gate_mem = run_gatehouse(tag, workers, threads, levels, args.seconds, pg)
+            runs.append(
+                report.Run(
+                    label, workers, threads, levels, floor, gate, floor_mem, gate_mem, engine
+                )
+            )
+    bigs = []
     if args.million:
         from bench import scale
 
         workers, threads = (int(x) for x in args.configs.split(",")[0].split("x"))
-        big = scale.run(workers, threads, args.million, args.seconds)
-    text = report.render(runs, big, args)
+        for engine, pg in engines.items():
+            bigs.append(scale.run(workers, threads, args.million, args.seconds, pg, engine))
+    text = report.render(runs, bigs, args)
     args.out.write_text(text)
     print(text)
     print(f"wrote {args.out}")

@@ -1,4 +1,5 @@
-"""p99 of introspection and code exchange with a million stored grants vs an almost empty DB."""
+"""p99 of introspection and code exchange with a million stored grants vs an almost empty DB, on
+SQLite or on PostgreSQL (its size from pg_database_size and pg_relation_size)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import fixtures, server, wrk
-from bench.server import OUT, fresh
+from bench.server import OUT, fresh_database
 from bench.wrk import Result, Target
 from oauth import crypto
+from oauth.dialect import is_postgresql_url
 from oauth.ops.migrations import upgrade
 
 CONCURRENCY = 8
@@ -23,6 +25,7 @@ class Scale:
 
     million: int
     concurrency: int
+    engine: str = "SQLite"
     empty: dict[str, Result] = field(default_factory=dict)
     big: dict[str, Result] = field(default_factory=dict)
     size_empty: int = 0
@@ -30,17 +33,35 @@ class Scale:
     tables: dict[str, int] = field(default_factory=dict)  # bytes per table/index (dbstat)
 
 
-def _size(path: Path) -> int:
-    conn = sqlite3.connect(path)
+# PostgreSQL's own measures: the whole database, and the 12 largest tables and indexes.
+PG_SIZE_SQL = "SELECT pg_database_size(current_database())"
+PG_TABLES_SQL = (
+    "SELECT relname, pg_relation_size(oid) FROM pg_class"
+    " WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'i')"
+    " ORDER BY 2 DESC LIMIT 12"
+)
+
+
+def _size(database: str) -> int:
+    conn = fixtures.connect(database)
     try:
+        if conn.postgresql:
+            conn.execute("VACUUM")  # the visibility map and free space map, as autovacuum would
+            return conn.execute(PG_SIZE_SQL).fetchone()[0]
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-    return path.stat().st_size
+    return Path(database).stat().st_size
 
 
-def _table_sizes(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
+def _table_sizes(database: str) -> dict[str, int]:
+    if is_postgresql_url(database):
+        conn = fixtures.connect(database)
+        try:
+            return dict(conn.execute(PG_TABLES_SQL).fetchall())
+        finally:
+            conn.close()
+    conn = sqlite3.connect(database)
     try:
         rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
     except sqlite3.OperationalError:
@@ -59,10 +80,18 @@ def _serve_and_measure(database, port, workers, threads, targets, seconds, log) 
         srv.stop()
 
 
-def run(workers: int, threads: int, million: int, seconds: float) -> Scale:
-    """Measure on a small database, add `million` grants, measure again."""
-    database = fresh("scale.sqlite3")
-    upgrade(str(database))
+def run(
+    workers: int,
+    threads: int,
+    million: int,
+    seconds: float,
+    postgresql: str | None = None,
+    engine: str = "SQLite",
+) -> Scale:
+    """Measure on a small database, add `million` grants, measure again (on `postgresql`, a
+    server URL, when given)."""
+    database = fresh_database("scale" if postgresql is None else "scale-pg", postgresql)
+    upgrade(database)
     port = server.free_port()
     conn = fixtures.connect(database)
     setup = fixtures.base_rows(conn, f"http://127.0.0.1:{port}")
@@ -75,7 +104,7 @@ def run(workers: int, threads: int, million: int, seconds: float) -> Scale:
         pools[phase] = fixtures.write_pool(OUT / f"scale-code-{phase}.txt", codes)
     conn.close()
     small = fixtures.write_pool(OUT / "scale-introspect-empty.txt", [f"token={t}" for t in access])
-    result = Scale(million, CONCURRENCY)
+    result = Scale(million, CONCURRENCY, engine)
     result.size_empty = _size(database)
 
     def targets(phase: str, introspect: Path) -> dict[str, Target]:
@@ -84,14 +113,15 @@ def run(workers: int, threads: int, million: int, seconds: float) -> Scale:
             "token: authorization_code": Target("POST", "/oauth2/token", auth, pools[phase]),
         }
 
-    print(f"== {million:,} grants: empty database first", flush=True)
-    log = OUT / "scale.log"
+    print(f"== {million:,} grants, {engine}: empty database first", flush=True)
+    log = OUT / f"scale-{engine.lower()}.log"
     result.empty = _serve_and_measure(
         database, port, workers, threads, targets("empty", small), seconds, log
     )
     print(f"   writing {million:,} grants (family + access + refresh token each)", flush=True)
     conn = fixtures.connect(database)
-    conn.execute("PRAGMA synchronous=OFF")  # bulk load only; the server keeps its own pragmas
+    # bulk load only; the server keeps its own settings
+    conn.execute("SET synchronous_commit = off" if conn.postgresql else "PRAGMA synchronous=OFF")
     for start in range(0, million, CHUNK):
         fixtures.mint_grants(conn, setup, f"scale-bulk-{start}", min(CHUNK, million - start))
     conn.close()

@@ -1,8 +1,13 @@
-"""Start gunicorn (Gatehouse or the floor app) on loopback with the production config; RSS."""
+"""Start gunicorn (Gatehouse or the floor app) on loopback with the production config; RSS.
+
+A run's databases are SQLite files in bench/out, or databases named `gatehouse_bench_*` on the
+PostgreSQL server given with `--postgresql` (created afresh, left for inspection).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -13,6 +18,10 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from oauth.dialect import is_postgresql_url
+from tests.helpers.postgresql import create_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"  # databases, pools and logs of a run (git-ignored)
@@ -30,6 +39,14 @@ def fresh(name: str) -> Path:
     for old in OUT.glob(name + "*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     return OUT / name
+
+
+def fresh_database(name: str, postgresql: str | None = None) -> str:
+    """A new, empty database for `name`: `bench/out/NAME.sqlite3`, or on the PostgreSQL server
+    `postgresql` (a URL of a role that may create databases) `gatehouse_bench_NAME`."""
+    if postgresql is None:
+        return str(fresh(name + ".sqlite3"))
+    return create_database(postgresql, "gatehouse_bench_" + re.sub(r"\W", "_", name))
 
 
 @dataclass
@@ -70,7 +87,7 @@ class Server:
 
 def start(
     app: str,
-    database: Path,
+    database: Path | str,
     log_path: Path,
     workers: int,
     threads: int,
@@ -89,6 +106,9 @@ def start(
         "GATEHOUSE_WORKERS": str(workers),
         "GATEHOUSE_THREADS": str(threads),
     }
+    if is_postgresql_url(str(database)):  # beside the run's other files, not in instance/
+        name = urlsplit(str(database)).path.lstrip("/")
+        env["GATEHOUSE_METRICS_DIR"] = str(OUT / f"{name}-metrics")
     log = open(log_path, "w")  # noqa: SIM115 - owned by the process
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],

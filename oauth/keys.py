@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
 from peewee import IntegrityError
 
-from models import AccessToken, SigningKey, db, first_raw, utcnow
+from models import AccessToken, SigningKey, db, execute, first_raw, utcnow
 
 ALG = "RS256"  # the default, and JWT access tokens' (RFC 9068 §2.1)
 ES256 = "ES256"
@@ -155,7 +155,7 @@ def jwks_body() -> bytes:
     re-serialising every key. The check is exact, not a TTL: a rotation committed by any
     process (`flask keys rotate`) is in the very next JWKS response of every worker.
     """
-    version = tuple(db.execute_sql(PUBLISHED_VERSION_SQL, (utcnow(),)).fetchone())
+    version = tuple(execute(PUBLISHED_VERSION_SQL, (utcnow(),)).fetchone())
     cached = _jwks_cache.get(db.database)
     if cached is not None and cached[0] == version:
         return cached[1]
@@ -177,7 +177,7 @@ def _signer(alg: str) -> tuple[str, Any]:
     """(kid, private key) of the active `alg` key: one single-column read per token, exact
     across processes (a rotation by any process is seen by the next token); the private key
     itself is cached by kid, which never changes its key."""
-    row = db.execute_sql(ACTIVE_KID_SQL, (alg,)).fetchone()
+    row = execute(ACTIVE_KID_SQL, (alg,)).fetchone()
     if row is None:  # the first token of this algorithm: create its key
         key = active_key(alg)
         return key.kid, _private(key)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from oauth.dialect import display, is_postgresql_url, url_problem
 from oauth.urls import is_loopback_host, normalize_issuer
 
 PREFIX = "GATEHOUSE_"
@@ -32,7 +33,7 @@ TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 DAY = 86400
 # GATEHOUSE_* names that belong to Gatehouse's scripts and test tools, not to the server.
-TOOL_NAMES = {"URL", "PYTHON", "SLOW", "SCHEMATHESIS_EXAMPLES"}
+TOOL_NAMES = {"URL", "PYTHON", "SLOW", "SCHEMATHESIS_EXAMPLES", "TEST_POSTGRESQL"}
 
 
 class SettingsError(RuntimeError):
@@ -130,7 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
         "DATABASE",
         "text",
         "",
-        "The SQLite file.",
+        "The SQLite file, or a `postgresql://USER:PASSWORD@HOST:PORT/DATABASE` URL "
+        "(also `postgresql:///DATABASE?host=/run/postgresql`).",
+        check=url_problem,
         shown="`instance/gatehouse.sqlite3`; `instance/gatehouse-mock.sqlite3` in mock mode",
     ),
     Setting(
@@ -242,7 +245,7 @@ SETTINGS: tuple[Setting, ...] = (
         "text",
         "",
         "Where each worker writes its counters for `/metrics`.",
-        shown="`<database>-metrics`",
+        shown="`<database>-metrics`; PostgreSQL: `instance/<database name>-metrics`",
     ),
     Setting("CIMD_ALLOWLIST", "text", "", "Tests only: hosts a metadata document may resolve to."),
     Setting(
@@ -258,7 +261,7 @@ DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTING
 
 
 def _display(value: Any) -> str:
-    text = str(value)
+    text = display(str(value))  # a database URL's password never reaches the terminal
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -360,6 +363,10 @@ def check_config(config: Mapping[str, Any]) -> None:
     if insecure and not config["ALLOW_INSECURE_ISSUER"]:
         why = "http:// on a non-loopback host; use https, or set "
         raise SettingsError("ISSUER", issuer, why + "GATEHOUSE_ALLOW_INSECURE_ISSUER=1")
+    if is_postgresql_url(config["DATABASE"]) and not config["SECRET_KEY"]:
+        why = "required with a PostgreSQL database: every host must share one key (a key "
+        why += "generated per host would split sessions across hosts)"
+        raise SettingsError("SECRET_KEY", "", why)
     if config["MOCK"] and not config["MOCK_ALLOW_REMOTE"]:
         why = "mock mode signs anyone in: it needs a loopback {} "
         why += "unless GATEHOUSE_MOCK_ALLOW_REMOTE=1"
@@ -413,6 +420,18 @@ def database_path(config: Mapping[str, Any], instance_path: str) -> str:
     real accounts never appear on its password-less sign-in page."""
     name = "gatehouse-mock.sqlite3" if config["MOCK"] else "gatehouse.sqlite3"
     return config["DATABASE"] or os.path.join(instance_path, name)
+
+
+def metrics_dir(config: Mapping[str, Any], instance_path: str) -> str:
+    """GATEHOUSE_METRICS_DIR, else beside the SQLite file, or for a PostgreSQL database a
+    folder named after it in the instance folder (never a folder named like a URL)."""
+    if config["METRICS_DIR"]:
+        return config["METRICS_DIR"]
+    database = database_path(config, instance_path)
+    if is_postgresql_url(database):
+        name = urlsplit(database).path.lstrip("/")
+        return os.path.join(instance_path, f"{name}-metrics")
+    return f"{database}-metrics"
 
 
 def mock_banner(config: Mapping[str, Any]) -> str | None:

@@ -2,9 +2,10 @@
 
 Every token, introspection and bearer request runs these instead of building a Peewee query
 (compiling one cost more than running it; see models.first_raw). They are written for SQLite
-and PostgreSQL alike: placeholders are the database's own (`db.param`), the `user` table is
-quoted, and claims are one `UPDATE ... RETURNING` (SQLite >= 3.35, PostgreSQL), so a code, a
-refresh token or a device code is claimed exactly once without a read first.
+and PostgreSQL alike: placeholders are written `?` (models.execute gives the engine's own),
+the `user` table is quoted, and claims are one `UPDATE ... RETURNING` (SQLite >= 3.35,
+PostgreSQL), so a code, a refresh token or a device code is claimed exactly once without a
+read first.
 
 Tokens carry only what differs per token; their client, user, audience and revocation come
 from their family (migrations.sql, block 7). A token whose family is gone finds no row here.
@@ -22,16 +23,11 @@ from models import (
     RefreshToken,
     ThrottleEvent,
     TokenFamily,
-    db,
+    execute,
     first_raw,
     insert,
     utcnow,
 )
-
-
-def sql(text: str) -> str:
-    """`text` with `?` placeholders in the database's own style (`%s` on PostgreSQL)."""
-    return text if db.param == "?" else text.replace("?", db.param)
 
 
 def _ms(when: datetime | None) -> int | None:
@@ -54,16 +50,16 @@ def claim_code(digest: bytes, now: datetime) -> AuthorizationCode | None:
 
     Call inside a transaction: a request that then fails its checks rolls the claim back.
     """
-    return first_raw(AuthorizationCode, sql(CLAIM_CODE), _ms(now), digest)
+    return first_raw(AuthorizationCode, CLAIM_CODE, _ms(now), digest)
 
 
 def find_code(digest: bytes) -> AuthorizationCode | None:
-    return first_raw(AuthorizationCode, sql(CODE_BY_HASH), digest)
+    return first_raw(AuthorizationCode, CODE_BY_HASH, digest)
 
 
 def link_code(digest: bytes, family_id: int) -> None:
     """Remember which family a code issued, so a replay of the code revokes it."""
-    db.execute_sql(sql(LINK_CODE), (family_id, digest))
+    execute(LINK_CODE, (family_id, digest))
 
 
 # -- refresh tokens (OAuth 2.1 §4.3.1: rotation, reuse detection) ----------------------------
@@ -79,19 +75,19 @@ FAMILY_BY_ID = "SELECT * FROM token_family WHERE id = ?"
 def claim_refresh_token(digest: bytes, now: datetime) -> RefreshToken | None:
     """The unrotated refresh token with this digest, now marked rotated (`.family` loaded);
     None if unknown, already rotated, or its family is gone."""
-    row = first_raw(RefreshToken, sql(CLAIM_REFRESH), _ms(now), digest)
+    row = first_raw(RefreshToken, CLAIM_REFRESH, _ms(now), digest)
     return _with_family(row)
 
 
 def find_refresh_token(digest: bytes) -> RefreshToken | None:
     """The refresh token with this digest, rotated or not (`.family` loaded), or None."""
-    return _with_family(first_raw(RefreshToken, sql(REFRESH_BY_HASH), digest))
+    return _with_family(first_raw(RefreshToken, REFRESH_BY_HASH, digest))
 
 
 def _with_family(row: RefreshToken | None) -> RefreshToken | None:
     if row is None:
         return None
-    row.family = first_raw(TokenFamily, sql(FAMILY_BY_ID), row.family_id)
+    row.family = first_raw(TokenFamily, FAMILY_BY_ID, row.family_id)
     return row if row.family is not None else None
 
 
@@ -106,11 +102,11 @@ LINK_DEVICE_CODE = "UPDATE device_code SET family_id = ? WHERE device_code_hash 
 
 def claim_device_code(digest: bytes) -> DeviceCode | None:
     """The approved device code with this digest, now marked used; None if it was not."""
-    return first_raw(DeviceCode, sql(CLAIM_DEVICE_CODE), digest)
+    return first_raw(DeviceCode, CLAIM_DEVICE_CODE, digest)
 
 
 def link_device_code(digest: bytes, family_id: int) -> None:
-    db.execute_sql(sql(LINK_DEVICE_CODE), (family_id, digest))
+    execute(LINK_DEVICE_CODE, (family_id, digest))
 
 
 # -- access tokens ------------------------------------------------------------------------
@@ -153,17 +149,17 @@ def is_live(row: AccessToken, now: datetime) -> bool:
 def find_access_token(digest: bytes) -> AccessToken | None:
     """The access token with this digest, its family's client_id, user_id and audience
     read with it (plain attributes), or None."""
-    return first_raw(AccessToken, sql(BEARER_SQL), digest)
+    return first_raw(AccessToken, BEARER_SQL, digest)
 
 
 def introspection_row(digest: bytes, caller_id: int) -> AccessToken | None:
     """find_access_token's row plus client_identifier, sub, username, owner_id, caller_owns."""
-    return first_raw(AccessToken, sql(INTROSPECT_SQL), caller_id, digest)
+    return first_raw(AccessToken, INTROSPECT_SQL, caller_id, digest)
 
 
 def revoke_access_token(digest: bytes, client_id: int, now: datetime) -> int:
     """Revoke one access token if it was issued to `client_id` (RFC 7009 §2.1)."""
-    cursor = db.execute_sql(sql(REVOKE_ACCESS), (_ms(now), digest, client_id))
+    cursor = execute(REVOKE_ACCESS, (_ms(now), digest, client_id))
     return cursor.rowcount
 
 
@@ -195,7 +191,7 @@ def count_recent(bucket: str, window: timedelta, now: datetime | None = None) ->
     """How many throttle events `bucket` has had within `window`."""
     since = ThrottleEvent.created_at.db_value((now or utcnow()) - window)
     # Every client authentication counts two buckets: one fixed statement each.
-    return db.execute_sql(sql(COUNT_RECENT), (bucket, since)).fetchone()[0]
+    return execute(COUNT_RECENT, (bucket, since)).fetchone()[0]
 
 
 def record_event(bucket: str, now: datetime | None = None) -> None:

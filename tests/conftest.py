@@ -17,7 +17,7 @@ from models import Client, db
 from oauth.manage import users as accounts
 from oauth.ops.migrations import upgrade
 from oauth.rules import client_id_metadata as cimd
-from tests.helpers import ROOT
+from tests.helpers import ROOT, postgresql
 from tests.helpers.cimd import start_doc_server
 from tests.helpers.common import make_client
 from tests.helpers.live import LiveServer, running
@@ -45,13 +45,77 @@ def _fast_password_hashing():
     accounts.PASSWORD_METHOD = previous
 
 
+# -- the engine matrix ------------------------------------------------------------------------
+# These suites touch the database: each of their tests that builds an app (the `config`
+# fixture) or a live server runs on SQLite and on PostgreSQL. Browser, interop and pure-rule
+# tests run once, on SQLite. A test about SQLite itself (its files, PRAGMAs, sqlite3) is
+# marked `sqlite_only`.
+DATABASE_SUITES = (
+    "tests/endpoints/",
+    "tests/grants/",
+    "tests/manage/",
+    "tests/mock/",
+    "tests/security/",
+    "tests/live/test_live_concurrency.py",
+    "tests/ops/test_busy.py",
+    "tests/ops/test_migrations.py",
+    "tests/ops/test_purge_backup.py",
+)
+
+
+def pytest_configure(config) -> None:
+    if os.environ.get("CI") and postgresql.server_url() is None:
+        raise pytest.UsageError(postgresql.why_skipped() + ", and CI never skips it")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "engine" not in metafunc.fixturenames or postgresql.server_url() is None:
+        return
+    chosen = metafunc.definition.iter_markers("parametrize")
+    if any("engine" in mark.args[0] for mark in chosen):
+        return  # the test names its engine itself
+    path = Path(metafunc.definition.path).relative_to(ROOT).as_posix()
+    if path.startswith(DATABASE_SUITES) and not metafunc.definition.get_closest_marker(
+        "sqlite_only"
+    ):
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if postgresql.server_url() is None:
+        terminalreporter.write_line(postgresql.why_skipped(), yellow=True)
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> dict:
+def engine(request) -> str:
+    """The database engine of this test: "sqlite", or "postgresql" in the matrix suites."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "postgresql" and postgresql.server_url() is None:
+        pytest.skip(postgresql.why_skipped())  # a test only about PostgreSQL
+    return engine
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> Iterator[str]:
+    """This pytest process's migrated database on the test server, dropped at the end."""
+    server = postgresql.server_url()
+    url = postgresql.create_database(server, f"{postgresql.PREFIX}{os.getpid()}")
+    upgrade(url)
+    yield url
+    postgresql.drop_database(url)
+
+
+@pytest.fixture
+def config(tmp_path: Path, engine: str, request) -> dict:
     """Test config; tests override keys before `app` is built (`config["MOCK"] = True`)."""
+    database = str(tmp_path / "test.sqlite3")
+    if engine == "postgresql":
+        database = request.getfixturevalue("postgresql_database")
+        postgresql.reset(database)
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
-        "DATABASE": str(tmp_path / "test.sqlite3"),
+        "DATABASE": database,
         "WTF_CSRF_ENABLED": False,
     }
 
@@ -100,10 +164,10 @@ def public_client(app) -> Client:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, engine: str) -> Iterator[LiveServer]:
     """Gatehouse under gunicorn with 4 workers, fresh database, torn down after the test."""
-    with running(tmp_path) as server:
-        yield server
+    with postgresql.database_for(engine) as database, running(tmp_path, database=database) as live:
+        yield live
 
 
 # -- browser -------------------------------------------------------------------------------

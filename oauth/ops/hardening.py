@@ -23,12 +23,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, abort, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from oauth import dialect
 from oauth.errors import NO_STORE, error_page
 
 try:  # gunicorn serves production and the live tests; the test client needs no server
@@ -202,9 +204,11 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(sqlite3.OperationalError)
+    @app.errorhandler(psycopg.OperationalError)
     def database_busy(exc: Exception):
-        # A write lock held past busy_timeout: tell the client to retry, never a 500.
-        if "locked" not in str(exc) and "busy" not in str(exc):
+        # A lock held past the busy timeout, a deadlock or a serialization failure (see
+        # oauth/dialect.py): tell the client to retry, never a 500.
+        if not dialect.is_busy(exc):
             raise exc
         app.logger.warning("database busy: %s %s", request.method, request.path)
         return json_or_page(

@@ -54,6 +54,8 @@ def readme_messages() -> list[tuple[list[str], list[str]]]:
     readme = (ROOT / "README.md").read_text()
     diagrams = []
     for body in re.findall(r"```mermaid\n(.*?)```", readme, re.S):
+        if not body.startswith("sequenceDiagram"):
+            continue  # the flowchart of "Running on several hosts" is no flow of the playground
         actors = re.findall(r"^\s*participant \w+ as (.+)$", body, re.M)
         messages = re.findall(r"^\s*\w+(?:-->>|->>)\w+: (.+)$", body, re.M)
         diagrams.append((actors, messages))

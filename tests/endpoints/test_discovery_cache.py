@@ -4,12 +4,12 @@ resources, by any process, shows in the very next response (no time-to-live)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 
 from models import Resource, db
 from tests.helpers import ISSUER, ROOT
+from tests.helpers.postgresql import connect
 
 AS_DOC = "/.well-known/oauth-authorization-server"
 PRM = "/.well-known/oauth-protected-resource/mcp"
@@ -43,9 +43,8 @@ def test_a_resource_edited_in_place_by_another_process_shows_at_once(app, client
     prm = client.get(PRM)
     assert prm.get_json()["resource_name"] == "Files"
     # Same row count, same ids: only the scopes and the name change.
-    conn = sqlite3.connect(config["DATABASE"])
-    with conn:
-        conn.execute("UPDATE resource SET scopes = 'files.write', name = 'Drive'")
+    conn = connect(config["DATABASE"])  # autocommit
+    conn.execute("UPDATE resource SET scopes = 'files.write', name = 'Drive'")
     conn.close()
     assert "files.write" in scopes(client) and "files.read" not in scopes(client)
     prm = client.get(PRM)

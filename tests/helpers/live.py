@@ -95,16 +95,18 @@ def _wait_until_ready(server: LiveServer, poll: float = 0.1) -> LiveServer:
 
 
 def start_live_server(
-    tmp: Path, workers: int = 4, threads: int = 1, **env_extra: str
+    tmp: Path, workers: int = 4, threads: int = 1, database: str | None = None, **env_extra: str
 ) -> LiveServer:
     """Migrate a fresh database and start gunicorn on a free loopback port; wait until ready.
 
-    `env_extra` adds or overrides settings (GATEHOUSE_MOCK="1", ...). The ResourceWarning of the
-    log file handed to gunicorn is silenced: filterwarnings=error would turn it into a failure.
+    `database` is a SQLite file in `tmp` unless given (a postgresql:// URL: the caller made
+    it, tests.helpers.postgresql.fresh_database). `env_extra` adds or overrides settings
+    (GATEHOUSE_MOCK="1", ...). The ResourceWarning of the log file handed to gunicorn is
+    silenced: filterwarnings=error would turn it into a failure.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    database = str(tmp / "live.sqlite3")
+    database = database or str(tmp / "live.sqlite3")
     env = {
         **os.environ,
         "GATEHOUSE_ISSUER": url,
@@ -127,9 +129,11 @@ def start_live_server(
 
 
 @contextlib.contextmanager
-def running(tmp: Path, workers: int = 4, threads: int = 1, **env: str) -> Iterator[LiveServer]:
+def running(
+    tmp: Path, workers: int = 4, threads: int = 1, database: str | None = None, **env: str
+) -> Iterator[LiveServer]:
     """start_live_server, stopped when the block ends (for fixtures of any scope)."""
-    server = start_live_server(tmp, workers=workers, threads=threads, **env)
+    server = start_live_server(tmp, workers=workers, threads=threads, database=database, **env)
     try:
         yield server
     finally:

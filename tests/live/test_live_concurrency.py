@@ -1,7 +1,9 @@
-"""Single use under real concurrency: gunicorn with 4 worker processes sharing one SQLite file.
+"""Single use under real concurrency: gunicorn with 4 worker processes sharing one SQLite file,
+and, in the engine matrix, two hosts of 2 workers each on one PostgreSQL database behind a
+round-robin balancer (tests/helpers/hosts.py), so the racing requests land on both hosts.
 
 Codes and refresh tokens are claimed by compare-and-set inside IMMEDIATE transactions, so
-however the requests interleave across processes exactly one wins.
+however the requests interleave across processes and hosts exactly one wins.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from models import PRAGMAS, Client, RefreshToken, TokenFamily, User, db
+from models import Client, RefreshToken, TokenFamily, User, db
+from oauth.dialect import open_database
+from tests.helpers import postgresql
 from tests.helpers.common import pkce_pair
+from tests.helpers.hosts import running_hosts
 from tests.helpers.live import add_user_and_client, running
 from tests.helpers.oauth_browser import drive_consent
 from tests.helpers.tokens import make_code
@@ -25,22 +30,28 @@ REDIRECT_URI = "http://127.0.0.1:9999/callback"
 PASSWORD = "correct horse battery"
 
 
-def serve_with_alice(tmp, **env: str):
-    """A live server with 4 workers, alice and a confidential client; stopped on exit."""
-    with running(tmp, workers=4, **env) as live:
-        live.extra["client"] = add_user_and_client(live, name="Live")
-        yield live
+def serve_with_alice(tmp, engine: str, **env: str):
+    """A live server with 4 workers (on PostgreSQL: 2 hosts of 2), alice and a confidential
+    client; stopped on exit."""
+    with postgresql.database_for(engine) as database:
+        if engine == "postgresql":
+            serving = running_hosts(tmp, database, count=2, workers=2, **env)
+        else:
+            serving = running(tmp, workers=4, database=database, **env)
+        with serving as live:
+            live.extra["client"] = add_user_and_client(live, name="Live")
+            yield live
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One live server for this module."""
-    yield from serve_with_alice(tmp_path_factory.mktemp("live"))
+@pytest.fixture(scope="module", params=postgresql.engines())
+def server(tmp_path_factory, request):
+    """One live server for this module (per engine)."""
+    yield from serve_with_alice(tmp_path_factory.mktemp("live"), request.param)
 
 
 def connect_to(server):
     """This test process's own connection to a live server's database."""
-    db.init(server.database, pragmas=PRAGMAS)
+    open_database(server.database)
     with db.connection_context():
         yield
     db.close()
@@ -143,11 +154,11 @@ def test_10_concurrent_refreshes_never_fork_the_family(server, live_db):
     assert again.json()["error"] == "invalid_grant"
 
 
-@pytest.fixture(scope="module")
-def graceful_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=postgresql.engines())
+def graceful_server(tmp_path_factory, request):
     """A server that forgives a client racing its own refreshes for 30 s."""
     yield from serve_with_alice(
-        tmp_path_factory.mktemp("grace"), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
+        tmp_path_factory.mktemp("grace"), request.param, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE="30"
     )
 
 
@@ -163,7 +174,7 @@ def test_10_concurrent_refreshes_within_the_grace_keep_the_winner(graceful_serve
 
 
 def test_login_consent_and_token_across_workers(server):
-    """Sessions, CSRF and consent signatures hold whichever worker serves each step.
+    """Sessions, CSRF and consent signatures hold whichever worker (or host) serves each step.
 
     Gunicorn's sync workers close the connection after each response, so every step of the
     flow is a new connection that any of the four workers may accept; five rounds make it

@@ -1,4 +1,6 @@
-"""A write lock held by another process past the busy timeout, against live gunicorn workers.
+"""A write lock held by another process past the busy timeout, against live gunicorn workers
+(on SQLite the database's write lock; on PostgreSQL an EXCLUSIVE lock on the table a token
+grant inserts into).
 
 Every worker that needs to write answers 503 JSON with Retry-After once its busy timeout runs
 out (the production 5 s, well inside gunicorn's 30 s worker timeout, so no worker is killed),
@@ -14,28 +16,35 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.helpers.live import add_user_and_client, start_live_server
+from tests.helpers import ROOT, postgresql
+from tests.helpers.live import add_user_and_client, running
 
 pytestmark = pytest.mark.live
 
 HOLD_LOCK = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
+import sys
+from tests.helpers.postgresql import connect
+conn = connect(sys.argv[1])
+if sys.argv[1].startswith("postgresql://"):
+    conn.execute("BEGIN")
+    conn.execute("LOCK TABLE token_family IN EXCLUSIVE MODE")  # reads go on, inserts wait
+else:
+    conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 sys.stdin.readline()
 conn.execute("ROLLBACK")
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    live = start_live_server(tmp_path_factory.mktemp("lock"), workers=4)
-    try:
+@pytest.fixture(scope="module", params=postgresql.engines())
+def server(tmp_path_factory, request):
+    tmp = tmp_path_factory.mktemp("lock")
+    with (
+        postgresql.database_for(request.param) as database,
+        running(tmp, workers=4, database=database) as live,
+    ):
         live.extra["client"] = add_user_and_client(live, "client_credentials")
         yield live
-    finally:
-        live.stop()
 
 
 class Locker:
@@ -44,6 +53,7 @@ class Locker:
     def __init__(self, database: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", HOLD_LOCK, database],
+            cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -161,7 +161,7 @@ def test_no_database_connection_at_import_or_app_creation(tmp_path):
     """gunicorn forks after loading: each worker must open its own connection, later."""
     code = (
         "import app, models\n"
-        "assert models.db.is_closed()\n"
+        "assert models.db.obj is None\n"  # no database chosen yet, so none opened
         "app.create_app()\n"
         "assert models.db.is_closed()\n"
     )

@@ -7,14 +7,15 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 
 from models import AccessToken, Client, DeviceCode, RefreshToken, TokenFamily, db, utcnow
 from oauth import crypto
 from oauth.grants.device_code import user_code_hash
-from oauth.ops.migrations import MIGRATIONS, apply_migrations, parse_migrations
+from oauth.ops.migrations import MIGRATIONS, apply_migrations, apply_postgresql, parse_migrations
 from oauth.rules.id_token import epoch
-from tests.helpers import ISSUER
+from tests.helpers import ISSUER, postgresql
 from tests.helpers.common import basic, pkce_pair
 from tests.helpers.tokens import REDIRECT_URI, redeem, refresh
 
@@ -189,3 +190,56 @@ def test_old_codes_redeem_once_and_a_replay_revokes_what_it_issued(old, client):
     assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
     assert introspect(client, old, "issued_access") == {"active": False}
     assert introspect(client, old, "live_access")["active"] is True  # other grants untouched
+
+
+def test_block_7_moves_rows_on_postgresql_too():
+    """The PostgreSQL form of block 7 changes the same tables in place: hex digests become
+    bytea keys, TIMESTAMPs integer milliseconds, and the rows keep their families."""
+    server = postgresql.server_url()
+    if server is None:
+        pytest.skip(postgresql.why_skipped())
+    text = MIGRATIONS.read_text()
+    url = postgresql.create_database(server)
+    try:
+        assert apply_postgresql(url, text[: text.index("-- migrate: 7\n")]) == [1, 2, 3, 4, 5, 6]
+        now = "2026-12-06 04:00:00.123456"
+        with psycopg.connect(url, autocommit=True) as conn:
+            run = conn.execute
+            user = run(
+                'INSERT INTO "user" (username, sub, created_at, updated_at)'
+                " VALUES ('alice', 'alice-sub', %s, %s) RETURNING id",
+                (now, now),
+            ).fetchone()[0]
+            client = run(
+                "INSERT INTO oauth_client (client_id, name, client_type,"
+                " token_endpoint_auth_method, created_at, updated_at)"
+                " VALUES ('app', 'App', 'public', 'none', %s, %s) RETURNING id",
+                (now, now),
+            ).fetchone()[0]
+            family = run(
+                "INSERT INTO token_family (client_id, user_id, grant_type, audience, auth_time,"
+                " created_at, expires_at) VALUES (%s, %s, 'authorization_code', 'aud', %s, %s, %s)"
+                " RETURNING id",
+                (client, user, now, now, now),
+            ).fetchone()[0]
+            run(
+                "INSERT INTO access_token (token_hash, family_id, client_id, user_id, audience,"
+                " created_at, expires_at) VALUES (%s, %s, %s, %s, 'aud', %s, %s)",
+                (crypto.sha256_hex("at"), family, client, user, now, now),
+            )
+            run(
+                "INSERT INTO refresh_token (token_hash, family_id, created_at, expires_at,"
+                " rotated_at) VALUES (%s, %s, %s, %s, %s)",
+                (crypto.sha256_hex("rt"), family, now, now, now),
+            )
+        assert apply_postgresql(url, text)[0] == 7
+        millis = 1_796_529_600_123  # 2026-12-06 04:00:00.123 UTC
+        with psycopg.connect(url, autocommit=True) as conn:
+            access = conn.execute("SELECT token_hash, family_id, created_at FROM access_token")
+            assert access.fetchall() == [(crypto.sha256("at"), family, millis)]
+            rotated = conn.execute("SELECT token_hash, rotated_at FROM refresh_token").fetchall()
+            assert rotated == [(crypto.sha256("rt"), millis)]
+            times = conn.execute("SELECT auth_time, expires_at FROM token_family").fetchall()
+            assert times == [(millis, millis)]
+    finally:
+        postgresql.drop_database(url)

@@ -232,6 +232,26 @@ def mermaid_problems(diagram: str) -> list[str]:
     return problems + (["a block is never closed with end"] if depth else [])
 
 
+# Flowcharts (the deployment picture): `A["label"] -->|"label"| B[("label")]` edges, quoted labels.
+FLOWCHART_NODE = r'\w+(?:\["[^"]*"\]|\[\("[^"]*"\)\])?'
+FLOWCHART_EDGE = re.compile(rf'^{FLOWCHART_NODE}\s*-->(?:\|"[^"]*"\|)?\s*{FLOWCHART_NODE}$')
+
+
+def flowchart_problems(diagram: str) -> list[str]:
+    """Why a README flowchart would not render: a bad direction or a line that is no edge."""
+    lines = [line.strip() for line in diagram.strip().splitlines() if line.strip()]
+    if not re.fullmatch(r"flowchart (?:LR|RL|TD|TB|BT)", lines[0]):
+        return ["does not start with flowchart and a direction"]
+    edges = lines[1:]
+    return [f"not a flowchart edge: {line!r}" for line in edges if not FLOWCHART_EDGE.match(line)]
+
+
+def diagram_problems(diagram: str) -> list[str]:
+    if diagram.lstrip().startswith("flowchart"):
+        return flowchart_problems(diagram)
+    return mermaid_problems(diagram)
+
+
 def readme_diagrams() -> list[str]:
     return re.findall(r"```mermaid\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
 
@@ -252,9 +272,25 @@ def test_mermaid_problems(diagram, problem):
     assert (problem is None and problems == []) or problem in " ".join(problems)
 
 
-def test_readme_diagrams_are_mermaid_sequence_diagrams():
+@pytest.mark.parametrize(
+    ("diagram", "problem"),
+    [
+        ('flowchart LR\n a["A"] -->|"x"| b[("B")]\n b --> c', None),
+        ("flowchart sideways\n a --> b", "does not start with flowchart"),
+        ("flowchart LR\n a[A (1)] --> b", "not a flowchart edge"),
+        ('flowchart LR\n a -> b["B"]', "not a flowchart edge"),
+    ],
+)
+def test_flowchart_problems(diagram, problem):
+    problems = flowchart_problems(diagram)
+    assert (problem is None and problems == []) or problem in " ".join(problems)
+
+
+def test_readme_diagrams_are_mermaid():
+    """Sequence diagrams for the flows, a flowchart for running on several hosts."""
     diagrams = readme_diagrams()
-    assert len(diagrams) >= 3, "the MCP chain, client credentials and the device flow"
-    assert {name: mermaid_problems(d) for name, d in enumerate(diagrams)} == dict.fromkeys(
+    assert len(diagrams) >= 4, "the MCP chain, client credentials, the device flow, several hosts"
+    assert any(d.startswith("flowchart") for d in diagrams)
+    assert {name: diagram_problems(d) for name, d in enumerate(diagrams)} == dict.fromkeys(
         range(len(diagrams)), []
     )

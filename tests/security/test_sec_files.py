@@ -16,6 +16,7 @@ from oauth.ops import maintenance
 from oauth.ops.instance import load_or_create_secret
 from oauth.ops.migrations import upgrade
 
+pytestmark = pytest.mark.sqlite_only  # files on disk; PostgreSQL keeps its own
 UMASKS = [0o022, 0o000]
 
 

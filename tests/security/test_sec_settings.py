@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from app import create_app
-from oauth.settings import SettingsError, read_settings, unknown_names
+from oauth.dialect import display
+from oauth.settings import SettingsError, metrics_dir, read_settings, unknown_names
 from tests.helpers import ROOT
 from tests.helpers.live import free_port
 
@@ -106,3 +107,81 @@ def test_typed_overrides_from_tests_are_checked_too(config):
     config["CODE_TTL"] = 601
     with pytest.raises(SettingsError, match="GATEHOUSE_CODE_TTL=601: must be an integer"):
         create_app(config)
+
+
+# -- GATEHOUSE_DATABASE: a SQLite file or a postgresql:// URL ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("postgresql://db.example:5432", "must name one database: "),
+        ("postgresql://db.example/a/b", "must name one database: "),
+        ("postgresql:///gatehouse", "needs a host: "),
+        ("postgresql:///gatehouse?host=run/pg", "needs a host: "),
+        ("postgresql://db.example:99999/g", "not a valid postgresql:// URL"),
+        ("postgres://db.example/gatehouse", "must be a SQLite file path or a postgresql:// URL"),
+        ("mysql://db.example/gatehouse", "must be a SQLite file path or a postgresql:// URL"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_and_exit_status_2(tmp_path, value, why):
+    result = run(FLASK, tmp_path, GATEHOUSE_DATABASE=value)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"gatehouse: GATEHOUSE_DATABASE={value}: {why}")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql://gatehouse:secret@db.example:5432/gatehouse",
+        "postgresql://db.example/gatehouse",
+        "postgresql:///gatehouse?host=/run/postgresql",
+        "instance/gatehouse.sqlite3",
+    ],
+)
+def test_database_urls_and_paths_are_accepted(value):
+    assert read_settings({"GATEHOUSE_DATABASE": value})["DATABASE"] == value
+
+
+def test_the_database_password_is_never_echoed(tmp_path):
+    result = run(FLASK, tmp_path, GATEHOUSE_DATABASE="postgresql://u:hunter2@db.example:5432")
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr
+    assert result.stderr.startswith("gatehouse: GATEHOUSE_DATABASE=postgresql://u:***@db.example")
+
+
+@pytest.mark.parametrize("command", [FLASK, GUNICORN], ids=["flask", "gunicorn"])
+def test_postgresql_without_a_secret_key_refuses_to_start(tmp_path, command):
+    """A key generated per host would split sessions across the hosts sharing the database."""
+    env = {"GATEHOUSE_DATABASE": "postgresql://gatehouse@127.0.0.1:1/gatehouse"}
+    env["GATEHOUSE_BIND"] = f"127.0.0.1:{free_port()}"
+    result = run(command, tmp_path, GATEHOUSE_SECRET_KEY="", **env)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("gatehouse: GATEHOUSE_SECRET_KEY=: required with a PostgreSQL database")
+    assert "split sessions across hosts" in line
+
+
+def test_metrics_of_a_postgresql_database_go_in_the_instance_folder():
+    """Never into a folder named like the URL (`postgresql:/user@host/...` in the working dir)."""
+    config = {"METRICS_DIR": "", "MOCK": False, "DATABASE": "postgresql://u:p@db.example/gh"}
+    assert metrics_dir(config, "/srv/instance") == "/srv/instance/gh-metrics"
+    assert metrics_dir({**config, "DATABASE": "/d/g.sqlite3"}, "/x") == "/d/g.sqlite3-metrics"
+    assert metrics_dir({**config, "METRICS_DIR": "/m"}, "/x") == "/m"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@db.example/g", "postgresql://u:***@db.example/g"),
+        (
+            "postgresql:///g?host=/run/postgresql&password=pw",
+            "postgresql:///g?host=/run/postgresql&password=***",
+        ),
+        ("postgresql://u@db.example/g", "postgresql://u@db.example/g"),
+        ("/srv/gatehouse.sqlite3", "/srv/gatehouse.sqlite3"),
+    ],
+)
+def test_database_passwords_are_hidden_wherever_the_url_is_shown(url, shown):
+    assert display(url) == shown  # `db status` and every settings error print it this way

@@ -1,0 +1,136 @@
+"""Where SQLite and PostgreSQL must differ, and why: the one place that knows both engines.
+
+`GATEHOUSE_DATABASE` is a file path (SQLite, the embedded default) or a `postgresql://` URL
+(several app hosts on one database). models.py holds the handle (`db`, a Peewee proxy);
+`open_database` here points it at the engine. Everything else writes one SQL for both:
+
+- Placeholders: hand-written statements use `?`; models.execute() gives the engine's own
+  (Peewee's `param`: `?` for sqlite3, `%s` for psycopg), once per statement. Where a function
+  differs (group_concat vs string_agg), the statement is written once per engine and chosen
+  by models.engine().
+- `"user"` is quoted in hand-written SQL: a reserved word on PostgreSQL, a plain name on SQLite.
+- Booleans and timestamps go through Peewee fields (BOOLEAN/TIMESTAMP on PostgreSQL,
+  INTEGER/TEXT on SQLite); hand-written SQL compares them only with bound values.
+- Write transactions: `db.atomic("IMMEDIATE")` marks a read-then-write (is the name taken?
+  is the code still unused?). SQLite's BEGIN IMMEDIATE takes the database's single write lock
+  up front. PostgreSQL has no such lock, so its BEGIN IMMEDIATE here is a plain BEGIN plus one
+  transaction-scoped advisory lock (`WRITER_LOCK`): those transactions run one at a time across
+  every host, as they do on one SQLite file; other transactions do not wait for it.
+- Isolation: PostgreSQL runs at READ COMMITTED, its default. The single-use claims are
+  compare-and-set UPDATEs (`... WHERE used_at IS NULL`, then the row count), which PostgreSQL
+  re-checks on the newest row version, so exactly one of concurrent claims wins, as on SQLite.
+- Waiting: SQLite waits `busy_timeout` ms for the write lock, PostgreSQL `lock_timeout` ms for
+  any lock (both GATEHOUSE_BUSY_TIMEOUT_MS). That wait is the bounded retry; past it, or on a
+  deadlock or serialization failure, the request is answered 503 + Retry-After (`is_busy`).
+  The request itself is never re-run: its earlier transactions may have committed.
+- Connections: each worker keeps one. A PostgreSQL server can drop it (restart, failover);
+  the request that finds out gets a 503, and the next one opens a new connection (app.py).
+- Upkeep: the WAL checkpoint, file modes and `db backup` are SQLite's; PostgreSQL's own
+  tools (autovacuum, pg_dump) do that work there.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from peewee import Database, PostgresqlDatabase
+
+from models import PRAGMAS, PrivateSqliteDatabase, use_database
+
+POSTGRESQL = "postgresql://"  # the scheme libpq, psycopg and Peewee all read as a URL
+# pg_advisory_xact_lock key of the write transactions: any fixed 64-bit number, "Gatehous".
+WRITER_LOCK = 0x4761_7465_686F_7573
+# SQLSTATEs that mean "try again": serialization_failure, deadlock_detected, lock_not_available,
+# and the server shutting down or starting (admin_shutdown, crash_shutdown, cannot_connect_now).
+RETRY_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
+
+
+def is_postgresql_url(target: str) -> bool:
+    """Whether GATEHOUSE_DATABASE names a PostgreSQL server rather than a SQLite file."""
+    return target.startswith(POSTGRESQL)
+
+
+def url_problem(url: str) -> str | None:
+    """Why GATEHOUSE_DATABASE cannot be used, or None: a file path, or a `postgresql://` URL
+    (TCP, or the Unix socket form `postgresql:///DATABASE?host=/run/postgresql`)."""
+    if not is_postgresql_url(url):
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
+            return "must be a SQLite file path or a postgresql:// URL"
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a valid postgresql:// URL ({exc})"
+    database = parts.path.lstrip("/")
+    if not database or "/" in database:
+        return "must name one database: postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if not parts.hostname and not socket_dir.startswith("/"):
+        return "needs a host: postgresql://HOST:PORT/DATABASE or postgresql:///DATABASE?host=/run/postgresql"
+    if port is not None and not 1 <= port <= 65535:
+        return "port must be 1 to 65535"
+    return None
+
+
+def display(target: str) -> str:
+    """GATEHOUSE_DATABASE as safe to print: a URL's password is replaced by `***`."""
+    if not is_postgresql_url(target):
+        return target
+    hidden = re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1:***@", target)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", hidden)
+
+
+class PostgresDatabase(PostgresqlDatabase):
+    """Peewee's PostgreSQL database (psycopg 3), with the write transactions described above."""
+
+    def __init__(self, url: str, lock_timeout_ms: int) -> None:
+        self.lock_timeout_ms = lock_timeout_ms
+        super().__init__(url, prefer_psycopg3=True)
+
+    def _connect(self):
+        conn = super()._connect()  # autocommit; Peewee issues BEGIN for transactions
+        conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+        conn.execute("SET TIME ZONE 'UTC'")  # now() and friends agree with the stored UTC
+        return conn
+
+    def begin(self, lock: str | None = None) -> None:
+        # "IMMEDIATE" is SQLite's name for "take the write lock now"; see the module docstring.
+        super().begin(None if lock == "IMMEDIATE" else lock)
+        if lock == "IMMEDIATE":
+            try:
+                self.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            except BaseException:
+                # Peewee has not entered the transaction yet, so nobody else would end it:
+                # the connection would stay "aborted" for every later request of this worker.
+                self.rollback()
+                raise
+
+
+def open_database(target: str, busy_timeout_ms: int = PRAGMAS["busy_timeout"]) -> Database:
+    """Point models.db at `target`: a SQLite file, or a PostgreSQL server by URL."""
+    if is_postgresql_url(target):
+        database = PostgresDatabase(target, lock_timeout_ms=busy_timeout_ms)
+    else:
+        pragmas = {**PRAGMAS, "busy_timeout": busy_timeout_ms}
+        database = PrivateSqliteDatabase(target, pragmas=pragmas)
+    use_database(database)
+    return database
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error means "busy or briefly away, try again" on either engine.
+
+    Peewee re-raises a driver's error as its own class with the original as the first argument
+    (and as __context__); psycopg's transaction-rollback errors reach us unwrapped. A psycopg
+    error without a SQLSTATE, or of class 08, is a lost connection (a restarted server, a
+    failover): the next request reconnects (app.py), so it is worth retrying too.
+    """
+    for error in (exc, exc.__context__, *exc.args[:1]):
+        if isinstance(error, psycopg.Error):
+            state = error.sqlstate
+            return state is None or state in RETRY_SQLSTATES or state.startswith("08")
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
