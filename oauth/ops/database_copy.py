@@ -79,7 +79,9 @@ def prepare_target(source_path: str, url: str, target: Database) -> None:
     upgrade(url)
     if current_version(url) != newest:
         raise CopyError(f"the target's schema is version {current_version(url)}, not {newest}")
-    full = {table: n for table, n in count_rows(target, MODELS).items() if n}
+    # client_version's one row comes with the schema (migration 9); it holds no data.
+    data = [model for model in MODELS if model is not ClientVersion]
+    full = {table: n for table, n in count_rows(target, data).items() if n}
     if full:
         table, n = next(iter(full.items()))
         why = f"the target database is not empty: {table} has {n} rows; copy into a new database"
