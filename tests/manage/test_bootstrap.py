@@ -228,7 +228,7 @@ def bare_machine(tmp_path):
 
 
 def test_ci_installs_what_is_missing_then_runs_make_test(bare_machine):
-    code, calls = bare_machine("make", "wrk", "node", "npm")
+    code, calls = bare_machine("make", "wrk", "node", "npm", "initdb")
     assert code == 0
     assert calls[0] == "apt-get update -qq"
     assert calls[1] == "apt-get install -y -qq chromium"
@@ -236,11 +236,11 @@ def test_ci_installs_what_is_missing_then_runs_make_test(bare_machine):
 
 
 def test_ci_on_a_machine_with_everything_only_runs_make_test(bare_machine):
-    assert bare_machine("make", "chromium", "wrk", "node", "npm") == (0, ["make test"])
+    assert bare_machine("make", "chromium", "wrk", "node", "npm", "initdb") == (0, ["make test"])
 
 
 def test_ci_installs_node_and_npm_for_the_node_interop_tests(bare_machine, tmp_path):
-    code, calls = bare_machine("make", "chromium", "wrk")
+    code, calls = bare_machine("make", "chromium", "wrk", "initdb")
     assert code == 0
     assert calls == ["apt-get update -qq", "apt-get install -y -qq nodejs npm", "make test"]
     # CI is set, so the Node.js tests fail instead of skipping if node is still missing.
@@ -250,10 +250,24 @@ def test_ci_installs_node_and_npm_for_the_node_interop_tests(bare_machine, tmp_p
 @pytest.mark.parametrize("make_exit", [1, 2, 5])
 def test_ci_fails_when_make_test_fails(bare_machine, make_exit):
     """Exit 5 is pytest's "no tests collected": a CI run that tested nothing must fail."""
-    code, calls = bare_machine("make", "chromium", "wrk", "node", "npm", make_exit=make_exit)
+    code, calls = bare_machine(
+        "make", "chromium", "wrk", "node", "npm", "initdb", make_exit=make_exit
+    )
     assert calls == ["make test"] and code == make_exit
 
 
 def test_ci_installs_make_when_the_machine_has_none(bare_machine):
-    _, calls = bare_machine("chromium", "wrk", "node", "npm")
+    _, calls = bare_machine("chromium", "wrk", "node", "npm", "initdb")
     assert calls[:2] == ["apt-get update -qq", "apt-get install -y -qq make"]
+
+
+@pytest.mark.parametrize("present", ["initdb", "pg_ctlcluster"])
+def test_ci_keeps_an_installed_postgresql(bare_machine, present):
+    """initdb on PATH, or Debian's pg_ctlcluster (its initdb lives off PATH)."""
+    assert bare_machine("make", "chromium", "wrk", "node", "npm", present) == (0, ["make test"])
+
+
+def test_ci_installs_postgresql_for_the_second_half_of_the_tests(bare_machine):
+    code, calls = bare_machine("make", "chromium", "wrk", "node", "npm")
+    assert code == 0
+    assert calls == ["apt-get update -qq", "apt-get install -y -qq postgresql", "make test"]

@@ -262,7 +262,7 @@ def test_adopted_client_is_shown_unverified(web, admin):
     indirect=["mock_config"],
 )
 def test_unknown_client_is_refused_otherwise(web, user, overrides):
-    overrides = dict(overrides)  # one dict serves this case on every engine: leave it whole
+    overrides = dict(overrides)  # a copy: the same dict serves the run on each engine
     request = params(overrides.pop("client_id", "unknown-app"), **overrides)
     response = web.get("/oauth2/authorize", query_string=request)
     assert response.status_code == 400
