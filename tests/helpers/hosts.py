@@ -105,11 +105,8 @@ def running_hosts(
     try:
         for i in range(count):
             folder = tmp / f"host{i}"
-            folder.mkdir()
-            # Its own metrics folder: by default it is named after the database, and a host
-            # starting empties it (on one machine the hosts would wipe each other's counters).
-            own = {"GATEHOUSE_METRICS_DIR": str(folder / "metrics")}
-            hosts.append(start_live_server(folder, workers, database=database, **shared, **own))
+            folder.mkdir()  # its log and its metrics (a host starting empties its metrics folder)
+            hosts.append(start_live_server(folder, workers, database=database, **shared))
         backends = [("127.0.0.1", int(host.url.rsplit(":", 1)[1])) for host in hosts]
         balancer = Balancer(port, backends)
         yield Hosts(issuer, database, hosts, balancer)

@@ -24,6 +24,7 @@ from typing import IO
 
 import httpx
 
+from oauth.dialect import is_postgresql_url
 from oauth.ops.migrations import upgrade
 from tests.helpers import ROOT
 
@@ -117,6 +118,10 @@ def start_live_server(
         "GATEHOUSE_THREADS": str(threads),
         **env_extra,
     }
+    if is_postgresql_url(database) and "GATEHOUSE_METRICS_DIR" not in env_extra:
+        # Counters in this server's folder, as SQLite's are beside its file in `tmp`; the
+        # default would be the repository's instance/<database name>-metrics.
+        env["GATEHOUSE_METRICS_DIR"] = str(tmp / "metrics")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         upgrade(database)
