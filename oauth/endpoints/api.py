@@ -5,7 +5,7 @@ Its audience is the issuer: a token minted for another resource (RFC 8707) is re
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from oauth.constants import BUILTIN_API_PATH
 from oauth.params import bearer_token
@@ -17,7 +17,7 @@ bp = Blueprint("api", __name__, url_prefix=BUILTIN_API_PATH)
 USERS_ME_SCOPE = "profile"
 
 
-def refuse(status: int, error: str, description: str):
+def refuse(status: int, error: str | None, description: str):
     return challenge(status, error, description, USERS_ME_SCOPE)
 
 
@@ -26,7 +26,10 @@ def users_me():
     """Who the access token belongs to: needs audience = issuer and the `profile` scope."""
     token = bearer_token()
     if token is None:
-        return refuse(401, "invalid_token", "A Bearer access token is required.")
+        # RFC 6750 §3.1: no error code for a request without Bearer credentials (a malformed
+        # Bearer header is still invalid_token).
+        tried = request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer"
+        return refuse(401, "invalid_token" if tried else None, "A Bearer access token is required.")
     row = find_access_token(token)
     if row is None:
         return refuse(401, "invalid_token", "The access token is invalid or has expired.")

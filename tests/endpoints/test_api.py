@@ -70,9 +70,7 @@ def _client_token(client, c, s, user):
 
 
 UNAUTHORIZED = [
-    ("missing", lambda *a: None),
     ("empty bearer", lambda *a: "Bearer "),
-    ("basic scheme", lambda *a: "Basic abc"),
     ("unknown", lambda *a: "Bearer gat_unknown"),
     ("garbage", lambda *a: "Bearer \x01\x02"),
     ("two tokens", lambda *a: "Bearer gat_a gat_b"),
@@ -94,6 +92,16 @@ def test_401_with_challenge(client, oauth_client, user, make):
     assert 'error="invalid_token"' in challenge and "error_description=" in challenge
     assert METADATA in challenge
     assert response.get_json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize("authorization", [None, "Basic abc", "Digest x"])
+def test_401_without_bearer_credentials_names_no_error(client, authorization):
+    """RFC 6750 §3.1: a request that sent no Bearer token gets the challenge, no error code."""
+    response = me(client, authorization)
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ") and METADATA in challenge
+    assert "error=" not in challenge and 'scope="profile"' in challenge
 
 
 def test_403_without_profile_scope(client, oauth_client, user):
