@@ -25,6 +25,7 @@ from models import (
     DeviceCode,
     InitialAccessToken,
     RefreshToken,
+    ShownOnce,
     ThrottleEvent,
     TokenFamily,
     UserSession,
@@ -104,6 +105,8 @@ RULES: list[Rule] = [
         lambda now: (RefreshToken.expires_at < now - GRACE) | _orphan(RefreshToken),
     ),
     Rule(UserSession, _session_garbage),
+    # A new secret not shown before its row expired (the admin never followed the redirect).
+    Rule(ShownOnce, lambda now: ShownOnce.expires_at < now),
     Rule(InitialAccessToken, lambda now: InitialAccessToken.expires_at < now - GRACE),
     Rule(ThrottleEvent, lambda now: ThrottleEvent.created_at < now - THROTTLE_KEEP),
     # Last: its codes and families cascade with it (their tokens go in the next run).

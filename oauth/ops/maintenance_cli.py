@@ -45,8 +45,8 @@ def db_status() -> None:
 )
 @click.option("--pause", default=0.01, show_default=True, help="Seconds to yield between batches.")
 def db_purge(batch_size: int, pause: float) -> None:
-    """Delete expired codes, tokens, device codes, sessions, throttle events, and unvetted
-    clients unused for 30 days; on SQLite, checkpoint the WAL.
+    """Delete expired codes, tokens, device codes, sessions, shown-once secrets, throttle
+    events, and unvetted clients unused for 30 days; on SQLite, checkpoint the WAL.
 
     Safe while serving: each batch is its own short write transaction.
     """

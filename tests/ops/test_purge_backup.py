@@ -18,6 +18,7 @@ from models import (
     DeviceCode,
     InitialAccessToken,
     RefreshToken,
+    ShownOnce,
     ThrottleEvent,
     TokenFamily,
     User,
@@ -94,6 +95,17 @@ def _session(user, expires_at, revoked_at=None) -> UserSession:
     )
 
 
+def _shown_once(session, client, expires_at):
+    """A secret waiting to be shown once (oauth/manage/shown_once.py), as a row."""
+    return ShownOnce.create(
+        key_hash=crypto.new_secret("shown")[1],
+        user_session=session,
+        client=client,
+        ciphertext="sealed",
+        expires_at=expires_at,
+    )
+
+
 @pytest.fixture
 def rows(app, user):
     """A mix of live and dead rows in every purged table: {name: row}."""
@@ -104,6 +116,7 @@ def rows(app, user):
         dead_family = _family(client, user, now - 2 * DAY)
         revoked_family = _family(client, user, now + 30 * DAY, revoked_at=now - 2 * DAY)
         revoked_recently = _family(client, user, now + 30 * DAY, revoked_at=now - HOUR)
+        session = _session(user, now + HOUR)
         return {
             "live_family": live_family,
             "dead_family": dead_family,
@@ -127,6 +140,8 @@ def rows(app, user):
             "live_session": _session(user, now + HOUR),
             "expired_session": _session(user, now - HOUR),
             "old_revoked_session": _session(user, now + HOUR, revoked_at=now - 2 * DAY),
+            "live_shown_once": _shown_once(session, client, now + HOUR),
+            "expired_shown_once": _shown_once(session, client, now - HOUR),
             "new_throttle": ThrottleEvent.create(bucket="login:user:alice", created_at=now),
             "old_throttle": ThrottleEvent.create(
                 bucket="login:user:alice", created_at=now - 2 * DAY
@@ -153,6 +168,7 @@ KEPT = [
     "recent_code",
     "live_device",
     "live_session",
+    "live_shown_once",
     "new_throttle",
     "live_iat",
 ]
@@ -168,6 +184,7 @@ PURGED = [
     "old_device",
     "expired_session",
     "old_revoked_session",
+    "expired_shown_once",
     "old_throttle",
     "old_iat",
 ]
