@@ -3,11 +3,15 @@ resources, by any process, shows in the very next response (no time-to-live)."""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 
-from models import Resource, db
+from models import Resource, db, utcnow
+from oauth import keys
 from tests.helpers import ISSUER, ROOT
 from tests.helpers.postgresql import connect
 
@@ -62,3 +66,34 @@ def test_if_none_match_gets_304_without_a_body(client):
         assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
         other = client.get(path, headers={"If-None-Match": '"something-else"'})
         assert other.status_code == 200 and other.data == first.data
+
+
+def test_a_key_changed_in_place_by_another_process_shows_in_the_next_jwks(client, config):
+    first = client.get("/oauth2/jwks")
+    rsa = next(key for key in first.get_json()["keys"] if key["alg"] == "RS256")
+    assert client.get("/oauth2/jwks").data == first.data  # now cached
+    # Same rows, same ids, nothing retired: only one key's published JWK changes.
+    conn = connect(config["DATABASE"])  # autocommit, "another process"
+    sql = "UPDATE signing_key SET public_jwk = ? WHERE kid = ?"
+    if not isinstance(conn, sqlite3.Connection):
+        sql = sql.replace("?", "%s")
+    conn.execute(sql, (json.dumps({**rsa, "x-edited": "yes"}), rsa["kid"]))
+    conn.close()
+    after = client.get("/oauth2/jwks")
+    assert {**rsa, "x-edited": "yes"} in after.get_json()["keys"]
+    assert after.headers["ETag"] != first.headers["ETag"]
+
+
+def test_a_retired_key_leaves_the_cached_jwks_at_its_expiry(app, client, monkeypatch):
+    with app.app_context(), db.connection_context():
+        old = keys.active_key()
+        keys.rotate(timedelta(hours=1))
+    assert old.kid in kids(client)
+    assert old.kid in kids(client)  # cached, and nothing in the database changes from here
+    later = utcnow() + timedelta(hours=1, seconds=1)
+    monkeypatch.setattr(keys, "utcnow", lambda: later)
+    assert old.kid not in kids(client)
+
+
+def kids(client) -> set[str]:
+    return {key["kid"] for key in client.get("/oauth2/jwks").get_json()["keys"]}
