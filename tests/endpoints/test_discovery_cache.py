@@ -8,10 +8,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
 
-from models import Resource, db, utcnow
-from oauth import keys
+from models import Resource, db
 from tests.helpers import ISSUER, ROOT
 from tests.helpers.postgresql import connect
 
@@ -82,18 +80,3 @@ def test_a_key_changed_in_place_by_another_process_shows_in_the_next_jwks(client
     after = client.get("/oauth2/jwks")
     assert {**rsa, "x-edited": "yes"} in after.get_json()["keys"]
     assert after.headers["ETag"] != first.headers["ETag"]
-
-
-def test_a_retired_key_leaves_the_cached_jwks_at_its_expiry(app, client, monkeypatch):
-    with app.app_context(), db.connection_context():
-        old = keys.active_key()
-        keys.rotate(timedelta(hours=1))
-    assert old.kid in kids(client)
-    assert old.kid in kids(client)  # cached, and nothing in the database changes from here
-    later = utcnow() + timedelta(hours=1, seconds=1)
-    monkeypatch.setattr(keys, "utcnow", lambda: later)
-    assert old.kid not in kids(client)
-
-
-def kids(client) -> set[str]:
-    return {key["kid"] for key in client.get("/oauth2/jwks").get_json()["keys"]}
