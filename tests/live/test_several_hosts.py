@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from models import Client, ClientSecret, User, db
+from oauth import keys
 from oauth.constants import AS_WELL_KNOWN, DEVICE_CODE_GRANT, JWKS_PATH
 from oauth.dialect import WRITER_LOCK, open_database
 from tests.helpers import postgresql
@@ -238,17 +239,18 @@ def test_a_key_rotated_on_one_host_is_in_the_next_jwks_of_every_host(hosts, here
     old = kids(warm[0])
 
     out = hosts[0].flask("keys", "rotate")
-    new = re.search(r"new signing key (\S+);", out).group(1)
+    new = dict(re.findall(r"new (\S+) signing key (\S+);", out))  # alg -> kid, every alg
+    assert set(new) == set(keys.ALGS)
 
     for host in hosts.hosts:
         for _ in range(6):  # enough requests to reach both workers
             response = jwks(host.url, etag)
             assert response.status_code == 200  # not a stale 304
-            assert kids(response) == old | {new}
+            assert kids(response) == old | set(new.values())
     # and the other host signs with the new key at once
     form, auth = redeem_form(hosts)
     tokens = httpx.post(hosts[1].url + "/oauth2/token", data=form, auth=auth)
-    assert jwt.get_unverified_header(tokens.json()["id_token"])["kid"] == new
+    assert jwt.get_unverified_header(tokens.json()["id_token"])["kid"] == new[keys.ALG]
 
 
 def test_a_resource_added_on_one_host_is_in_the_next_metadata_of_every_host(hosts):
