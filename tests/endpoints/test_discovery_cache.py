@@ -54,6 +54,16 @@ def test_a_resource_edited_in_place_by_another_process_shows_at_once(app, client
     assert prm.get_json()["resource_name"] == "Drive"
 
 
+def test_a_resource_deleted_by_another_process_leaves_at_once(app, client, config):
+    with db.connection_context():
+        Resource.create(uri=f"{ISSUER}/mcp", name="Files", scopes="files.read")
+    assert "files.read" in scopes(client)
+    conn = connect(config["DATABASE"])  # autocommit
+    conn.execute("DELETE FROM resource")
+    conn.close()
+    assert "files.read" not in scopes(client)
+
+
 def test_if_none_match_gets_304_without_a_body(client):
     for path in (AS_DOC, "/.well-known/openid-configuration", "/oauth2/jwks"):
         first = client.get(path)
