@@ -796,3 +796,44 @@ FOR EACH STATEMENT EXECUTE FUNCTION bump_client_version();
 CREATE TRIGGER client_secret_updated
 AFTER UPDATE OF id, client_id, prefix, secret_hash, last6, created_at ON client_secret
 FOR EACH STATEMENT EXECUTE FUNCTION bump_client_version();
+
+-- migrate: 10
+-- Issue 14: the discovery documents and the JWKS are per-worker bytes, and the id_token signer
+-- keeps the active key id, each filed under a counter that triggers bump in the same
+-- transaction as any change to a resource or a signing key, whoever makes it (pages, API,
+-- CLI, raw SQL): a worker reads the one client_version row to know whether its copy is
+-- current, exact across processes, no TTL. The row holds every such counter, so one read by
+-- primary key answers for all of them.
+ALTER TABLE client_version ADD COLUMN resource_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE client_version ADD COLUMN signing_key_version BIGINT NOT NULL DEFAULT 0;
+-- sqlite:
+CREATE TRIGGER resource_inserted AFTER INSERT ON resource
+BEGIN UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1; END;
+CREATE TRIGGER resource_updated AFTER UPDATE ON resource
+BEGIN UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1; END;
+CREATE TRIGGER resource_deleted AFTER DELETE ON resource
+BEGIN UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1; END;
+CREATE TRIGGER signing_key_inserted AFTER INSERT ON signing_key
+BEGIN UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
+CREATE TRIGGER signing_key_updated AFTER UPDATE ON signing_key
+BEGIN UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
+CREATE TRIGGER signing_key_deleted AFTER DELETE ON signing_key
+BEGIN UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
+
+-- postgresql:
+CREATE FUNCTION bump_resource_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1;
+  RETURN NULL;
+END;
+$$;
+CREATE FUNCTION bump_signing_key_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER resource_changed AFTER INSERT OR UPDATE OR DELETE ON resource
+FOR EACH STATEMENT EXECUTE FUNCTION bump_resource_version();
+CREATE TRIGGER signing_key_changed AFTER INSERT OR UPDATE OR DELETE ON signing_key
+FOR EACH STATEMENT EXECUTE FUNCTION bump_signing_key_version();

@@ -254,15 +254,21 @@ class ClientSecret(BaseModel):
 
 
 class ClientVersion(BaseModel):
-    """One row, bumped by triggers on every client or secret change (migrations.sql block 9)."""
+    """One row of change counters, each bumped by triggers in the same transaction as any
+    change to its tables: `version` for clients and secrets (migrations.sql block 9),
+    `resource_version` for resources and `signing_key_version` for signing keys (block 10)."""
 
     version = IntegerField()
+    resource_version = IntegerField(default=0)
+    signing_key_version = IntegerField(default=0)
 
     class Meta:
         table_name = "client_version"
 
 
 CLIENT_VERSION_SQL = "SELECT version FROM client_version WHERE id = 1"
+RESOURCE_VERSION_SQL = "SELECT resource_version FROM client_version WHERE id = 1"
+SIGNING_KEY_VERSION_SQL = "SELECT signing_key_version FROM client_version WHERE id = 1"
 CLIENT_CACHE_MAX = 10_000  # clients per process; past that the cache starts over
 
 

@@ -24,13 +24,22 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
 from peewee import IntegrityError
 
-from models import AccessToken, SigningKey, db, execute, first_raw, utcnow
+from models import (
+    SIGNING_KEY_VERSION_SQL,
+    AccessToken,
+    SigningKey,
+    db,
+    execute,
+    first_raw,
+    utcnow,
+)
 
 ALG = "RS256"  # the default, and JWT access tokens' (RFC 9068 §2.1)
 ES256 = "ES256"
 ALGS = (ALG, ES256)  # every algorithm with a key; id_token_signed_response_alg is one of them
 _cache: dict[str, Any] = {}  # kid -> private key object, per process
-_jwks_cache: dict[str, tuple[tuple, bytes]] = {}  # database file -> (keys version, JWKS body)
+# database -> (signing_key_version, first expiry to come or None, JWKS body)
+_jwks_cache: dict[str, tuple[int, datetime | None, bytes]] = {}
 
 NEWEST_ACTIVE_SQL = (
     "SELECT * FROM signing_key WHERE alg = ? AND retired_at IS NULL"
@@ -40,14 +49,6 @@ NEWEST_ACTIVE_SQL = (
 ACTIVE_KID_SQL = (
     "SELECT kid FROM signing_key WHERE alg = ? AND retired_at IS NULL"
     " ORDER BY created_at DESC, id DESC LIMIT 1"
-)
-# What the JWKS depends on, in one cheap aggregate over the few key rows of every algorithm:
-# adding a key (rotation, the first key of an algorithm) or deleting one changes the count or
-# the newest id, retiring one changes the newest retired_at, and a retired key reaching its
-# expiry leaves the count.
-PUBLISHED_VERSION_SQL = (
-    "SELECT COUNT(*), MAX(id), MAX(retired_at) FROM signing_key"
-    " WHERE expires_at IS NULL OR expires_at > ?"
 )
 
 
@@ -139,29 +140,38 @@ def published_keys(now: datetime | None = None) -> list[SigningKey]:
 def jwks() -> dict[str, list[dict[str, str]]]:
     """The JWK Set document (RFC 7517 §5): public keys only, an active one for every
     algorithm (created here if missing) so relying parties see a key before its first token."""
+    return {"keys": [key.public_jwk for key in _jwks_keys()]}
+
+
+def _jwks_keys() -> list[SigningKey]:
     published = published_keys()
     missing = set(ALGS) - {key.alg for key in published if key.retired_at is None}
     if missing:
         for alg in sorted(missing):
             active_key(alg)
         published = published_keys()
-    return {"keys": [key.public_jwk for key in published]}
+    return published
 
 
 def jwks_body() -> bytes:
     """The JWK Set serialised, rebuilt only when the published keys changed.
 
-    Every JWKS request costs one aggregate over the key rows instead of reading and
-    re-serialising every key. The check is exact, not a TTL: a rotation committed by any
-    process (`flask keys rotate`) is in the very next JWKS response of every worker.
+    Every JWKS request reads one counter (client_version's `signing_key_version`, which
+    triggers bump with any change to a key, migrations.sql block 10) instead of reading and
+    re-serialising every key. Exact, not a TTL: a rotation committed by any process (`flask
+    keys rotate`) is in the very next JWKS response of every worker, and so is a retired key
+    leaving the set at its `expires_at`.
     """
-    version = tuple(execute(PUBLISHED_VERSION_SQL, (utcnow(),)).fetchone())
+    version = execute(SIGNING_KEY_VERSION_SQL).fetchone()[0]
     cached = _jwks_cache.get(db.database)
-    if cached is not None and cached[0] == version:
-        return cached[1]
+    if cached is not None and cached[0] == version and (cached[1] is None or utcnow() < cached[1]):
+        return cached[2]
     # `version` was read first: a change while building makes the next request rebuild.
-    body = json.dumps(jwks(), sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
-    _jwks_cache[db.database] = (version, body)
+    published = _jwks_keys()
+    document = {"keys": [key.public_jwk for key in published]}
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
+    expiries = [key.expires_at for key in published if key.expires_at is not None]
+    _jwks_cache[db.database] = (version, min(expiries, default=None), body)
     return body
 
 

@@ -184,14 +184,28 @@ def new_token(
 
 # -- throttle counters (rules/throttle.py) --------------------------------------------------
 
-COUNT_RECENT = "SELECT count(*) FROM throttle_event WHERE bucket = ? AND created_at > ?"
+COUNT_RECENT = "(SELECT count(*) FROM throttle_event WHERE bucket = ? AND created_at > ?)"
+_COUNT_EACH: dict[int, str] = {}  # number of buckets -> one SELECT counting each of them
+
+
+def count_recent_each(
+    buckets: list[str], window: timedelta, now: datetime | None = None
+) -> list[int]:
+    """How many throttle events each of `buckets` has had within `window`, in their order.
+
+    Every client authentication counts two buckets: one statement, one indexed count each.
+    """
+    since = ThrottleEvent.created_at.db_value((now or utcnow()) - window)
+    sql = _COUNT_EACH.get(len(buckets))
+    if sql is None:
+        sql = _COUNT_EACH[len(buckets)] = "SELECT " + ", ".join([COUNT_RECENT] * len(buckets))
+    params = [value for bucket in buckets for value in (bucket, since)]
+    return list(execute(sql, params).fetchone())
 
 
 def count_recent(bucket: str, window: timedelta, now: datetime | None = None) -> int:
     """How many throttle events `bucket` has had within `window`."""
-    since = ThrottleEvent.created_at.db_value((now or utcnow()) - window)
-    # Every client authentication counts two buckets: one fixed statement each.
-    return execute(COUNT_RECENT, (bucket, since)).fetchone()[0]
+    return count_recent_each([bucket], window, now)[0]
 
 
 def record_event(bucket: str, now: datetime | None = None) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from models import Resource, engine, execute
+from models import RESOURCE_VERSION_SQL, Resource, execute
 from oauth import keys
 from oauth.constants import (
     AS_WELL_KNOWN,
@@ -44,15 +44,6 @@ from oauth.rules.scope import BUILTIN_API_SCOPES, known_scopes
 bp = Blueprint("metadata", __name__)
 
 CACHE_CONTROL = "public, max-age=300"
-# Everything the documents read from the database, in one query over the few resource rows
-# (registered by administrators): each worker keeps the serialised documents while this
-# answer stays the same, so a resource added, changed or deleted by any process (page, API,
-# CLI) shows in the very next response. Exact, with no time-to-live.
-RESOURCES_VERSION_SQL = {  # the same text on both engines, in each one's functions
-    "sqlite": "SELECT group_concat(json_array(id, uri, name, scopes), char(10)) FROM resource",
-    "postgresql": "SELECT string_agg(json_build_array(id, uri, name, scopes)::text, chr(10)"
-    " ORDER BY id) FROM resource",
-}
 CLAIMS = [
     *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"),
     *("name", "preferred_username", "updated_at", "email", "email_verified"),
@@ -100,9 +91,15 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
 
 def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     """This worker's serialised document `key` and its ETag, from `build()` (a dict or None)
-    when the resources changed since it was last built."""
+    when the resources changed since it was last built.
+
+    Everything the documents read from the database is the few resource rows (registered by
+    administrators): a counter that triggers bump with any change to them (migrations.sql
+    block 10) says whether they changed, so a resource added, changed or deleted by any
+    process (page, API, CLI) shows in the very next response. Exact, with no time-to-live.
+    """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    version = execute(RESOURCES_VERSION_SQL[engine()]).fetchone()[0]
+    version = execute(RESOURCE_VERSION_SQL).fetchone()[0]
     cache = app.extensions.get("gatehouse.discovery")
     if cache is None or cache[0] != version:
         cache = app.extensions["gatehouse.discovery"] = (version, {})

@@ -79,7 +79,7 @@ def prepare_target(source_path: str, url: str, target: Database) -> None:
     upgrade(url)
     if current_version(url) != newest:
         raise CopyError(f"the target's schema is version {current_version(url)}, not {newest}")
-    # client_version's one row comes with the schema (migration 9); it holds no data.
+    # client_version's one row comes with the schema (migrations 9, 10); it holds no data.
     data = [model for model in MODELS if model is not ClientVersion]
     full = {table: n for table, n in count_rows(target, data).items() if n}
     if full:
@@ -126,8 +126,8 @@ def _copy(
     models = sort_models(MODELS)  # parents before the rows that point at them
     with source.atomic(), target.atomic():  # one snapshot read, one transaction written
         for model in models:
-            if model is ClientVersion:  # the target's own one-row counter (migration 9): its
-                continue  # triggers bumped it while the clients were copied, as caches need
+            if model is ClientVersion:  # the target's own one-row counters (migrations 9, 10): its
+                continue  # triggers bumped them while the rows were copied, as caches need
             fields = model._meta.sorted_fields
             for batch in chunked(rows_of(model, source), BATCH):
                 model.insert_many(batch, fields=fields).execute(target)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from models import ThrottleEvent, db, utcnow
 from oauth.rules.text import normalize_username
-from oauth.store import count_recent
+from oauth.store import count_recent_each
 
 WINDOW = timedelta(minutes=15)
 # Sign-in. The lock is per (username, address): a hard per-account lock would let anyone lock
@@ -137,8 +137,11 @@ def _retry_after(bucket: str, limit: int, window: timedelta, now: datetime) -> i
 def check(buckets: list[Bucket], window: timedelta = WINDOW, now: datetime | None = None) -> None:
     """Raise Throttled if any bucket has reached its limit within `window`."""
     now = now or utcnow()
-    for bucket, limit in buckets:
-        if count_recent(bucket, window, now) >= limit:
+    if not buckets:
+        return
+    counts = count_recent_each([bucket for bucket, _ in buckets], window, now)
+    for (bucket, limit), count in zip(buckets, counts, strict=True):
+        if count >= limit:
             raise Throttled(bucket, _retry_after(bucket, limit, window, now))
 
 

@@ -3,7 +3,9 @@ resources, by any process, shows in the very next response (no time-to-live)."""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -52,6 +54,16 @@ def test_a_resource_edited_in_place_by_another_process_shows_at_once(app, client
     assert prm.get_json()["resource_name"] == "Drive"
 
 
+def test_a_resource_deleted_by_another_process_leaves_at_once(app, client, config):
+    with db.connection_context():
+        Resource.create(uri=f"{ISSUER}/mcp", name="Files", scopes="files.read")
+    assert "files.read" in scopes(client)
+    conn = connect(config["DATABASE"])  # autocommit
+    conn.execute("DELETE FROM resource")
+    conn.close()
+    assert "files.read" not in scopes(client)
+
+
 def test_if_none_match_gets_304_without_a_body(client):
     for path in (AS_DOC, "/.well-known/openid-configuration", "/oauth2/jwks"):
         first = client.get(path)
@@ -62,3 +74,19 @@ def test_if_none_match_gets_304_without_a_body(client):
         assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
         other = client.get(path, headers={"If-None-Match": '"something-else"'})
         assert other.status_code == 200 and other.data == first.data
+
+
+def test_a_key_changed_in_place_by_another_process_shows_in_the_next_jwks(client, config):
+    first = client.get("/oauth2/jwks")
+    rsa = next(key for key in first.get_json()["keys"] if key["alg"] == "RS256")
+    assert client.get("/oauth2/jwks").data == first.data  # now cached
+    # Same rows, same ids, nothing retired: only one key's published JWK changes.
+    conn = connect(config["DATABASE"])  # autocommit, "another process"
+    sql = "UPDATE signing_key SET public_jwk = ? WHERE kid = ?"
+    if not isinstance(conn, sqlite3.Connection):
+        sql = sql.replace("?", "%s")
+    conn.execute(sql, (json.dumps({**rsa, "x-edited": "yes"}), rsa["kid"]))
+    conn.close()
+    after = client.get("/oauth2/jwks")
+    assert {**rsa, "x-edited": "yes"} in after.get_json()["keys"]
+    assert after.headers["ETag"] != first.headers["ETag"]

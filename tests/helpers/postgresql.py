@@ -102,8 +102,9 @@ def database_for(engine: str) -> Iterator[str | None]:
 
 # Emptying the tables and restarting their ids: DELETE and setval take ~2 ms where TRUNCATE
 # takes ~40 (it replaces every table's files), on a connection kept per database.
-# client_version keeps its row and keeps counting: the workers' client caches (migration 9)
-# know a database by its name and this number, so it must never go back to a value they saw.
+# client_version keeps its row and keeps counting: the workers' caches (clients, discovery,
+# JWKS; migrations 9, 10) know a database by its name and these numbers, so they must never
+# go back to a value they saw.
 _NAMES = [model._meta.table_name for model in MODELS if model is not ClientVersion]
 _DELETES = " ".join(f'DELETE FROM "{name}";' for name in _NAMES)  # noqa: S608 - model names
 _IDS = " ".join(

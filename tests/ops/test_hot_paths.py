@@ -22,7 +22,7 @@ from models import (
     utcnow,
 )
 from oauth import keys
-from oauth.store import count_recent
+from oauth.store import count_recent, count_recent_each
 
 
 @pytest.mark.parametrize(
@@ -144,3 +144,6 @@ def test_count_recent_counts_what_peewee_counts(app):
         assert count_recent("b", timedelta(minutes=1), now) == expected == 2
         assert count_recent("b", timedelta(hours=1), now) == 4
         assert count_recent("nobody", timedelta(hours=1), now) == 0
+        # One statement for several buckets, each counted as alone, in the order given.
+        each = count_recent_each(["b", "other", "nobody", "b"], timedelta(minutes=1), now)
+        assert each == [2, 1, 0, 2]
