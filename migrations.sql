@@ -748,7 +748,7 @@ ALTER TABLE oauth_client ADD COLUMN id_token_signed_response_alg TEXT NOT NULL D
 
 -- migrate: 9
 -- Issue 14: every worker keeps the clients it authenticates (and their secrets) in memory, and
--- drops them all when this one-row counter changed: exact across processes, no TTL. Triggers
+-- drops them all when this counter (one row, one column per kind of cache) changed: exact across processes, no TTL. Triggers
 -- bump it in the same transaction as any change to a client or a secret, whoever makes it
 -- (pages, API, CLI, RFC 7591/7592, metadata documents, mock mode, cascades, raw SQL).
 -- `last_used_at` is written once a minute per secret in use and changes nothing a cache
@@ -756,35 +756,35 @@ ALTER TABLE oauth_client ADD COLUMN id_token_signed_response_alg TEXT NOT NULL D
 -- PostgreSQL: the same table, one trigger function, statement-level triggers (one bump per
 -- statement is enough: the cache only asks whether anything changed).
 -- sqlite:
-CREATE TABLE client_version (
+CREATE TABLE cache_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
-  version INTEGER NOT NULL
+  client_version INTEGER NOT NULL
 );
-INSERT INTO client_version (id, version) VALUES (1, 0);
+INSERT INTO cache_version (id, client_version) VALUES (1, 0);
 CREATE TRIGGER oauth_client_inserted AFTER INSERT ON oauth_client
-BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1; END;
 CREATE TRIGGER oauth_client_updated AFTER UPDATE ON oauth_client
-BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1; END;
 CREATE TRIGGER oauth_client_deleted AFTER DELETE ON oauth_client
-BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1; END;
 CREATE TRIGGER client_secret_inserted AFTER INSERT ON client_secret
-BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1; END;
 -- Every column but last_used_at (list a new column here when client_secret gains one).
 CREATE TRIGGER client_secret_updated
 AFTER UPDATE OF id, client_id, prefix, secret_hash, last6, created_at ON client_secret
-BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1; END;
 CREATE TRIGGER client_secret_deleted AFTER DELETE ON client_secret
-BEGIN UPDATE client_version SET version = version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1; END;
 
 -- postgresql:
-CREATE TABLE client_version (
+CREATE TABLE cache_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
-  version BIGINT NOT NULL
+  client_version BIGINT NOT NULL
 );
-INSERT INTO client_version (id, version) VALUES (1, 0);
+INSERT INTO cache_version (id, client_version) VALUES (1, 0);
 CREATE FUNCTION bump_client_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE client_version SET version = version + 1 WHERE id = 1;
+  UPDATE cache_version SET client_version = client_version + 1 WHERE id = 1;
   RETURN NULL;
 END;
 $$;
@@ -801,35 +801,35 @@ FOR EACH STATEMENT EXECUTE FUNCTION bump_client_version();
 -- Issue 14: the discovery documents and the JWKS are per-worker bytes, and the id_token signer
 -- keeps the active key id, each filed under a counter that triggers bump in the same
 -- transaction as any change to a resource or a signing key, whoever makes it (pages, API,
--- CLI, raw SQL): a worker reads the one client_version row to know whether its copy is
+-- CLI, raw SQL): a worker reads the one cache_version row to know whether its copy is
 -- current, exact across processes, no TTL. The row holds every such counter, so one read by
 -- primary key answers for all of them.
-ALTER TABLE client_version ADD COLUMN resource_version BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE client_version ADD COLUMN signing_key_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cache_version ADD COLUMN resource_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cache_version ADD COLUMN signing_key_version BIGINT NOT NULL DEFAULT 0;
 -- sqlite:
 CREATE TRIGGER resource_inserted AFTER INSERT ON resource
-BEGIN UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET resource_version = resource_version + 1 WHERE id = 1; END;
 CREATE TRIGGER resource_updated AFTER UPDATE ON resource
-BEGIN UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET resource_version = resource_version + 1 WHERE id = 1; END;
 CREATE TRIGGER resource_deleted AFTER DELETE ON resource
-BEGIN UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET resource_version = resource_version + 1 WHERE id = 1; END;
 CREATE TRIGGER signing_key_inserted AFTER INSERT ON signing_key
-BEGIN UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
 CREATE TRIGGER signing_key_updated AFTER UPDATE ON signing_key
-BEGIN UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
 CREATE TRIGGER signing_key_deleted AFTER DELETE ON signing_key
-BEGIN UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_version SET signing_key_version = signing_key_version + 1 WHERE id = 1; END;
 
 -- postgresql:
 CREATE FUNCTION bump_resource_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE client_version SET resource_version = resource_version + 1 WHERE id = 1;
+  UPDATE cache_version SET resource_version = resource_version + 1 WHERE id = 1;
   RETURN NULL;
 END;
 $$;
 CREATE FUNCTION bump_signing_key_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE client_version SET signing_key_version = signing_key_version + 1 WHERE id = 1;
+  UPDATE cache_version SET signing_key_version = signing_key_version + 1 WHERE id = 1;
   RETURN NULL;
 END;
 $$;

@@ -253,27 +253,27 @@ class ClientSecret(BaseModel):
         return first_raw(cls, "SELECT * FROM client_secret WHERE prefix = ?", prefix)
 
 
-class ClientVersion(BaseModel):
+class CacheVersion(BaseModel):
     """One row of change counters, each bumped by triggers in the same transaction as any
-    change to its tables: `version` for clients and secrets (migrations.sql block 9),
+    change to its tables: `client_version` for clients and secrets (migrations.sql block 9),
     `resource_version` for resources and `signing_key_version` for signing keys (block 10)."""
 
-    version = IntegerField()
+    client_version = IntegerField()
     resource_version = IntegerField(default=0)
     signing_key_version = IntegerField(default=0)
 
     class Meta:
-        table_name = "client_version"
+        table_name = "cache_version"
 
 
-CLIENT_VERSION_SQL = "SELECT version FROM client_version WHERE id = 1"
-RESOURCE_VERSION_SQL = "SELECT resource_version FROM client_version WHERE id = 1"
-SIGNING_KEY_VERSION_SQL = "SELECT signing_key_version FROM client_version WHERE id = 1"
+CLIENT_VERSION_SQL = "SELECT client_version FROM cache_version WHERE id = 1"
+RESOURCE_VERSION_SQL = "SELECT resource_version FROM cache_version WHERE id = 1"
+SIGNING_KEY_VERSION_SQL = "SELECT signing_key_version FROM cache_version WHERE id = 1"
 CLIENT_CACHE_MAX = 10_000  # clients per process; past that the cache starts over
 
 
 class CachedClient:
-    """A client row and the secrets of it looked up so far, as of one client_version."""
+    """A client row and the secrets of it looked up so far, as of one client version."""
 
     __slots__ = ("client", "secrets")
 
@@ -299,7 +299,7 @@ class CachedClient:
 
 
 class ClientCache:
-    """One process's clients and secrets, dropped whenever `client_version` changed.
+    """One process's clients and secrets, dropped whenever `cache_version.client_version` changed.
 
     Exact, not a TTL: each lookup first reads the version (one indexed row), then the rows it
     misses, so a cached row is never older than the version it is filed under; the version
@@ -531,7 +531,7 @@ MODELS = [
     PersonalAccessToken,
     Client,
     ClientSecret,
-    ClientVersion,
+    CacheVersion,
     Resource,
     TokenFamily,
     AuthorizationCode,

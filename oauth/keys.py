@@ -156,7 +156,7 @@ def _jwks_keys() -> list[SigningKey]:
 def jwks_body() -> bytes:
     """The JWK Set serialised, rebuilt only when the published keys changed.
 
-    Every JWKS request reads one counter (client_version's `signing_key_version`, which
+    Every JWKS request reads one counter (cache_version's `signing_key_version`, which
     triggers bump with any change to a key, migrations.sql block 10) instead of reading and
     re-serialising every key. Exact, not a TTL: a rotation committed by any process (`flask
     keys rotate`) is in the very next JWKS response of every worker, and so is a retired key

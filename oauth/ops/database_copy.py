@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 import psycopg
 from peewee import AutoField, Database, DatabaseError, Model, chunked, sort_models
 
-from models import MODELS, ClientVersion
+from models import MODELS, CacheVersion
 from oauth.dialect import PostgresDatabase, is_postgresql_url, url_problem
 from oauth.ops.migrations import current_version, newest_version, upgrade
 
@@ -79,8 +79,8 @@ def prepare_target(source_path: str, url: str, target: Database) -> None:
     upgrade(url)
     if current_version(url) != newest:
         raise CopyError(f"the target's schema is version {current_version(url)}, not {newest}")
-    # client_version's one row comes with the schema (migrations 9, 10); it holds no data.
-    data = [model for model in MODELS if model is not ClientVersion]
+    # cache_version's one row comes with the schema (migrations 9, 10); it holds no data.
+    data = [model for model in MODELS if model is not CacheVersion]
     full = {table: n for table, n in count_rows(target, data).items() if n}
     if full:
         table, n = next(iter(full.items()))
@@ -126,7 +126,7 @@ def _copy(
     models = sort_models(MODELS)  # parents before the rows that point at them
     with source.atomic(), target.atomic():  # one snapshot read, one transaction written
         for model in models:
-            if model is ClientVersion:  # the target's own one-row counters (migrations 9, 10): its
+            if model is CacheVersion:  # the target's own one-row counters (migrations 9, 10): its
                 continue  # triggers bumped them while the rows were copied, as caches need
             fields = model._meta.sorted_fields
             for batch in chunked(rows_of(model, source), BATCH):

@@ -80,7 +80,7 @@ def cached_client(client_id: str) -> Client | None:
     """The client registered as `client_id`, from the cache: read it, never change or save it.
 
     As current as the database: any change to a client or a secret, by any process, is seen
-    by the next lookup (the client_version row).
+    by the next lookup (the cache_version row).
     """
     entry = lookup_client(client_id)
     return entry.client if entry is not None else None

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from models import MODELS, ClientVersion
+from models import MODELS, CacheVersion
 from oauth.dialect import is_postgresql_url
 from oauth.ops.migrations import upgrade
 
@@ -102,10 +102,10 @@ def database_for(engine: str) -> Iterator[str | None]:
 
 # Emptying the tables and restarting their ids: DELETE and setval take ~2 ms where TRUNCATE
 # takes ~40 (it replaces every table's files), on a connection kept per database.
-# client_version keeps its row and keeps counting: the workers' caches (clients, discovery,
+# cache_version keeps its row and keeps counting: the workers' caches (clients, discovery,
 # JWKS; migrations 9, 10) know a database by its name and these numbers, so they must never
 # go back to a value they saw.
-_NAMES = [model._meta.table_name for model in MODELS if model is not ClientVersion]
+_NAMES = [model._meta.table_name for model in MODELS if model is not CacheVersion]
 _DELETES = " ".join(f'DELETE FROM "{name}";' for name in _NAMES)  # noqa: S608 - model names
 _IDS = " ".join(
     f"SELECT setval(pg_get_serial_sequence('\"{model._meta.table_name}\"', 'id'), 1, false);"
