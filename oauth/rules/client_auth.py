@@ -106,33 +106,32 @@ def authenticate_client(
     authentication mechanisms in one request (RFC 6749 §5.2), or 429 once the failures from
     the caller's address (for this client_id, or for any) reach their limit (throttle.py).
     """
-    buckets = throttle.client_auth_buckets(claimed_client_id(form, headers), client_ip())
+    try:
+        basic, malformed = parse_basic(headers.get("Authorization")), None
+    except InvalidClient as exc:
+        basic, malformed = None, exc  # counted as a failure below, like a wrong secret
+    # The client_id the request names (Basic first): its failures are counted under it.
+    claimed = basic[0] if basic is not None else form.get("client_id") or None
+    buckets = throttle.client_auth_buckets(claimed, client_ip())
     try:
         throttle.check(buckets)  # before the secret is compared: a locked guesser learns nothing
     except throttle.Throttled as exc:
         description = "Too many failed client authentications from this address; retry later."
         raise TooManyRequests(description, exc.retry_after) from None
     try:
-        return _authenticate(form, headers)
+        if malformed is not None:
+            raise malformed
+        return _authenticate(basic, form)
     except OAuthError as exc:
         if exc.error == "invalid_client":
             throttle.fail(buckets)
         raise
 
 
-def claimed_client_id(form: MultiDict, headers: Mapping[str, str]) -> str | None:
-    """The client_id a request names (Basic first), to count its failures under; never raises."""
-    try:
-        basic = parse_basic(headers.get("Authorization"))
-    except OAuthError:
-        basic = None
-    return basic[0] if basic is not None else form.get("client_id") or None
-
-
 def _authenticate(
-    form: MultiDict, headers: Mapping[str, str]
+    basic: tuple[str, str] | None, form: MultiDict
 ) -> tuple[Client, ClientSecret | None]:
-    basic = parse_basic(headers.get("Authorization"))
+    """Who `basic` (the parsed Basic credentials, or None) and the form say is calling."""
     body_id = form_param(form, "client_id")
     body_secret = form_param(form, "client_secret")
     if basic is not None:
