@@ -96,18 +96,22 @@ def engine() -> str:
     return "postgresql" if is_postgresql() else "sqlite"
 
 
+def placeholders(sql: str, param: str) -> str:
+    """`sql`, written with `?` placeholders, in the style of a driver whose placeholder is
+    `param`: `?` for sqlite3, `%s` for psycopg, which reads any `%` as the start of one (so a
+    literal `%` is doubled there)."""
+    return sql if param == "?" else sql.replace("%", "%%").replace("?", param)
+
+
 def execute(sql: str, params: Any = ()) -> Any:
     """Run a hand-written statement, written with `?` placeholders, on either engine.
 
-    `?` is sqlite3's placeholder and `%s` psycopg's (Peewee's `db.param`); psycopg reads any
-    `%` as the start of one, so a literal `%` is doubled there. Converted once per statement.
+    Converted to the engine's placeholders (Peewee's `db.param`) once per statement.
     """
     database = db.obj  # the proxy's target: skips the proxy's attribute lookup on hot paths
     statement = _STATEMENTS.get(sql)
     if statement is None:
-        param = database.param
-        statement = sql if param == "?" else sql.replace("%", "%%").replace("?", param)
-        _STATEMENTS[sql] = statement
+        statement = _STATEMENTS[sql] = placeholders(sql, database.param)
     return database.execute_sql(statement, params)
 
 

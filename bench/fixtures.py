@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import psycopg
 
+from models import placeholders
 from oauth import crypto
 from oauth.dialect import is_postgresql_url
 from oauth.rules import pkce
@@ -74,7 +75,7 @@ class Connection:
             self.raw.execute("PRAGMA foreign_keys=ON")
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.postgresql else sql
+        return placeholders(sql, "%s" if self.postgresql else "?")
 
     def execute(self, sql: str, params: tuple = ()):
         return self.raw.execute(self._sql(sql), params)

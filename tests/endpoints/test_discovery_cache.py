@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 from models import Resource, db
 from tests.helpers import ISSUER, ROOT
-from tests.helpers.postgresql import connect
+from tests.helpers.postgresql import connect, run
 
 AS_DOC = "/.well-known/oauth-authorization-server"
 PRM = "/.well-known/oauth-protected-resource/mcp"
@@ -82,10 +81,8 @@ def test_a_key_changed_in_place_by_another_process_shows_in_the_next_jwks(client
     assert client.get("/oauth2/jwks").data == first.data  # now cached
     # Same rows, same ids, nothing retired: only one key's published JWK changes.
     conn = connect(config["DATABASE"])  # autocommit, "another process"
-    sql = "UPDATE signing_key SET public_jwk = ? WHERE kid = ?"
-    if not isinstance(conn, sqlite3.Connection):
-        sql = sql.replace("?", "%s")
-    conn.execute(sql, (json.dumps({**rsa, "x-edited": "yes"}), rsa["kid"]))
+    edited = json.dumps({**rsa, "x-edited": "yes"})
+    run(conn, "UPDATE signing_key SET public_jwk = ? WHERE kid = ?", (edited, rsa["kid"]))
     conn.close()
     after = client.get("/oauth2/jwks")
     assert {**rsa, "x-edited": "yes"} in after.get_json()["keys"]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from models import MODELS, CacheVersion
+from models import MODELS, CacheVersion, placeholders
 from oauth.dialect import is_postgresql_url
 from oauth.ops.migrations import upgrade
 
@@ -134,7 +134,13 @@ def forget(url: str) -> None:
 
 def connect(database: str) -> sqlite3.Connection | psycopg.Connection:
     """A plain driver connection to `database` (a SQLite path or a URL), in autocommit: what
-    another process sees. Statements with parameters must use the engine's own placeholder."""
+    another process sees. run() executes statements written with `?` placeholders on it."""
     if is_postgresql_url(database):
         return psycopg.connect(database, autocommit=True)
     return sqlite3.connect(database, isolation_level=None)
+
+
+def run(conn: sqlite3.Connection | psycopg.Connection, sql: str, params: tuple = ()):
+    """Execute `sql`, written with `?` placeholders, on a connection from connect()."""
+    style = "?" if isinstance(conn, sqlite3.Connection) else "%s"
+    return conn.execute(placeholders(sql, style), params)

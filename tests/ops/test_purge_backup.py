@@ -29,7 +29,7 @@ from models import (
 from oauth import crypto, dialect
 from oauth.ops import maintenance
 from tests.helpers.common import make_client
-from tests.helpers.postgresql import connect
+from tests.helpers.postgresql import connect, run
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -202,7 +202,6 @@ def concurrent_writer(database: str, bucket: str) -> Iterator[list[Exception]]:
     begin = "BEGIN IMMEDIATE" if sqlite else "BEGIN"
     lock = None if sqlite else f"SELECT pg_advisory_xact_lock({dialect.WRITER_LOCK})"
     insert = "INSERT INTO throttle_event (bucket, created_at) VALUES (?, ?)"
-    insert = insert if sqlite else insert.replace("?", "%s")
 
     def writer() -> None:
         conn = connect(database)
@@ -213,7 +212,7 @@ def concurrent_writer(database: str, bucket: str) -> Iterator[list[Exception]]:
                 conn.execute(begin)
                 if lock:
                     conn.execute(lock)
-                conn.execute(insert, (bucket, str(utcnow())))
+                run(conn, insert, (bucket, str(utcnow())))
                 conn.execute("COMMIT")
                 time.sleep(0.001)  # a busy server, not a tight loop that starves other writers
         except Exception as exc:
