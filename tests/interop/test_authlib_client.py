@@ -21,6 +21,7 @@ from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests.helpers import postgresql
 from tests.helpers.live import LiveServer, free_port, start_live_server
 from tests.helpers.oauth_browser import authorize
 
@@ -42,9 +43,15 @@ class Setup:
         return self.server.url
 
 
-@pytest.fixture(scope="module")
-def gatehouse(tmp_path_factory) -> Iterator[Setup]:
-    server = start_live_server(tmp_path_factory.mktemp("authlib"), workers=2)
+@pytest.fixture(scope="module", params=postgresql.engines())
+def gatehouse(request, tmp_path_factory) -> Iterator[Setup]:
+    """Gatehouse under gunicorn on each engine (Authlib against PostgreSQL too)."""
+    with postgresql.database_for(request.param) as database:
+        yield from _gatehouse(tmp_path_factory, database)
+
+
+def _gatehouse(tmp_path_factory, database: str | None) -> Iterator[Setup]:
+    server = start_live_server(tmp_path_factory.mktemp("authlib"), workers=2, database=database)
     try:
         server.flask("users", "create", USERNAME, "--password", PASSWORD, "--email", "a@x.test")
         base = ["clients", "create", "--redirect-uri", REDIRECT_URI, "--json"]

@@ -37,7 +37,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, postgresql
 from tests.helpers.cimd import self_signed
 from tests.helpers.common import pkce_pair
 from tests.helpers.live import LiveServer, free_port, start_live_server
@@ -85,12 +85,16 @@ class Stack:
 
 
 def start_stack(
-    tmp: Path, extras: bool = True, scopes: tuple[str, ...] = ("mcp", "mcp:write"), **env: str
+    tmp: Path,
+    extras: bool = True,
+    scopes: tuple[str, ...] = ("mcp", "mcp:write"),
+    database: str | None = None,
+    **env: str,
 ) -> Stack:
     """Gatehouse with alice, an introspection client and the MCP resource with `scopes` (with
     `extras`, also a public client and a second resource); then the example MCP server, which
-    starts up while the remaining CLI calls run."""
-    gatehouse = start_live_server(tmp, workers=2, **env)
+    starts up while the remaining CLI calls run. `database`: a PostgreSQL URL, else SQLite."""
+    gatehouse = start_live_server(tmp, workers=2, database=database, **env)
     port = free_port()
     mcp_url = f"http://127.0.0.1:{port}/mcp"
     other = f"http://127.0.0.1:{free_port()}/other-mcp"
@@ -215,17 +219,20 @@ def documents(tmp_path_factory) -> Iterator[DocumentServer]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, documents) -> Iterator[Stack]:
-    """One Gatehouse + MCP server for the tests that don't wait for a token to expire."""
-    stack = start_stack(
-        tmp_path_factory.mktemp("mcp"),
-        # Test-only: let Gatehouse fetch documents from this loopback server and trust its CA.
-        GATEHOUSE_CIMD_ALLOWLIST=f"127.0.0.1:{documents.server_port}",
-        GATEHOUSE_CIMD_CA_BUNDLE=documents.cafile,
-    )
-    yield stack
-    stack.stop()
+@pytest.fixture(scope="module", params=postgresql.engines())
+def stack(request, tmp_path_factory, documents) -> Iterator[Stack]:
+    """One Gatehouse + MCP server for the tests that don't wait for a token to expire, on each
+    engine (the SDK client against Gatehouse on PostgreSQL too)."""
+    with postgresql.database_for(request.param) as database:
+        stack = start_stack(
+            tmp_path_factory.mktemp("mcp"),
+            database=database,
+            # Test-only: let Gatehouse fetch documents from this loopback server and trust its CA.
+            GATEHOUSE_CIMD_ALLOWLIST=f"127.0.0.1:{documents.server_port}",
+            GATEHOUSE_CIMD_CA_BUNDLE=documents.cafile,
+        )
+        yield stack
+        stack.stop()
 
 
 # -- the client's side: storage, the headless browser, a record of the wire ---------------
