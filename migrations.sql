@@ -837,3 +837,25 @@ CREATE TRIGGER resource_changed AFTER INSERT OR UPDATE OR DELETE ON resource
 FOR EACH STATEMENT EXECUTE FUNCTION bump_resource_version();
 CREATE TRIGGER signing_key_changed AFTER INSERT OR UPDATE OR DELETE ON signing_key
 FOR EACH STATEMENT EXECUTE FUNCTION bump_signing_key_version();
+
+-- migrate: 11
+-- Issue 14: every client authentication checks its throttle buckets (rules/throttle.py). A
+-- worker remembers which buckets passed at which `throttle_version`, and triggers bump it in
+-- the same transaction as any new throttle event: while it stands still no failure has been
+-- counted anywhere, so counts can only have fallen and the check need not count again. Read
+-- in the same row as `client_version`: one read by primary key serves both caches. Deleting
+-- events (purge, a forgiven login) only lowers counts and bumps nothing.
+ALTER TABLE cache_version ADD COLUMN throttle_version BIGINT NOT NULL DEFAULT 0;
+-- sqlite:
+CREATE TRIGGER throttle_event_inserted AFTER INSERT ON throttle_event
+BEGIN UPDATE cache_version SET throttle_version = throttle_version + 1 WHERE id = 1; END;
+
+-- postgresql:
+CREATE FUNCTION bump_throttle_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE cache_version SET throttle_version = throttle_version + 1 WHERE id = 1;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER throttle_event_inserted AFTER INSERT ON throttle_event
+FOR EACH STATEMENT EXECUTE FUNCTION bump_throttle_version();

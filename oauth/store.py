@@ -163,6 +163,13 @@ def revoke_access_token(digest: bytes, client_id: int, now: datetime) -> int:
     return cursor.rowcount
 
 
+NEW_TOKEN = {
+    model: f"INSERT INTO {model._meta.table_name}"  # noqa: S608 - a model's own name
+    " (token_hash, family_id, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"
+    for model in (AccessToken, RefreshToken)
+}
+
+
 def new_token(
     model: type[AccessToken | RefreshToken],
     digest: bytes,
@@ -172,17 +179,20 @@ def new_token(
     expires_at: datetime,
 ) -> None:
     """Store a new access or refresh token of family `family_id` (one fixed INSERT)."""
-    insert(
-        model,
-        token_hash=digest,
-        family_id=family_id,
-        scope=scope,
-        created_at=now,
-        expires_at=expires_at,
-    )
+    execute(NEW_TOKEN[model], (digest, family_id, scope, _ms(now), _ms(expires_at)))
 
 
 # -- throttle counters (rules/throttle.py) --------------------------------------------------
+
+# The two counters a client authentication needs, in one read (migrations.sql blocks 9, 11).
+CLIENT_AUTH_VERSIONS = "SELECT client_version, throttle_version FROM cache_version WHERE id = 1"
+
+
+def client_auth_versions() -> tuple[int, int]:
+    """(client_version, throttle_version): whether cached clients and passed throttle checks
+    are still current (models.ClientCache, throttle.Passed)."""
+    return execute(CLIENT_AUTH_VERSIONS).fetchone()
+
 
 COUNT_RECENT = "(SELECT count(*) FROM throttle_event WHERE bucket = ? AND created_at > ?)"
 _COUNT_EACH: dict[int, str] = {}  # number of buckets -> one SELECT counting each of them

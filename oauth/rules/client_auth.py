@@ -22,15 +22,17 @@ from urllib.parse import unquote_plus
 from flask import current_app, has_app_context
 from werkzeug.datastructures import MultiDict
 
-from models import CachedClient, Client, ClientCache, ClientSecret, utcnow
+from models import CachedClient, Client, ClientCache, ClientSecret, db, utcnow
 from oauth import crypto
 from oauth.errors import InvalidClient, InvalidRequest, OAuthError, TooManyRequests
 from oauth.params import form_param
 from oauth.rules import throttle
 from oauth.session import client_ip
+from oauth.store import client_auth_versions
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 CACHE_KEY = "gatehouse.clients"
+PASSED_KEY = "gatehouse.throttle_passed"
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -65,15 +67,16 @@ def check_method(client: Client, used: str) -> None:
     raise InvalidClient(f"This client authenticates with {registered} only.")
 
 
-def lookup_client(client_id: str) -> CachedClient | None:
+def lookup_client(client_id: str, version: int | None = None) -> CachedClient | None:
     """The client registered as `client_id` and its secrets, from this app's cache (one per
-    worker process; models.ClientCache). Outside an app (scripts, rule tests), uncached."""
+    worker process; models.ClientCache), as of `version` if the caller has just read it.
+    Outside an app (scripts, rule tests), uncached."""
     if not has_app_context():
         return CachedClient.load(client_id)
     cache = current_app.extensions.get(CACHE_KEY)
     if cache is None:
         cache = current_app.extensions[CACHE_KEY] = ClientCache()
-    return cache.lookup(client_id)
+    return cache.lookup(client_id, version)
 
 
 def cached_client(client_id: str) -> Client | None:
@@ -113,23 +116,38 @@ def authenticate_client(
     # The client_id the request names (Basic first): its failures are counted under it.
     claimed = basic[0] if basic is not None else form.get("client_id") or None
     buckets = throttle.client_auth_buckets(claimed, client_ip())
+    client_version, passed = _cache_state()
     try:
-        throttle.check(buckets)  # before the secret is compared: a locked guesser learns nothing
+        # Before the secret is compared: a locked guesser learns nothing.
+        throttle.check(buckets, passed=passed)
     except throttle.Throttled as exc:
         description = "Too many failed client authentications from this address; retry later."
         raise TooManyRequests(description, exc.retry_after) from None
     try:
         if malformed is not None:
             raise malformed
-        return _authenticate(basic, form)
+        return _authenticate(basic, form, client_version)
     except OAuthError as exc:
         if exc.error == "invalid_client":
             throttle.fail(buckets)
         raise
 
 
+def _cache_state() -> tuple[int | None, set[throttle.PassedKey] | None]:
+    """This request's client_version and the throttle checks passed at its throttle_version:
+    one read of the cache_version row serves both memories. (None, None) outside an app or
+    inside a transaction (whose own uncommitted bumps could be rolled back)."""
+    if not has_app_context() or db.in_transaction():
+        return None, None
+    client_version, throttle_version = client_auth_versions()
+    memory = current_app.extensions.get(PASSED_KEY)
+    if memory is None:
+        memory = current_app.extensions[PASSED_KEY] = throttle.Passed()
+    return client_version, memory.at(db.database, throttle_version)
+
+
 def _authenticate(
-    basic: tuple[str, str] | None, form: MultiDict
+    basic: tuple[str, str] | None, form: MultiDict, client_version: int | None = None
 ) -> tuple[Client, ClientSecret | None]:
     """Who `basic` (the parsed Basic credentials, or None) and the form say is calling."""
     body_id = form_param(form, "client_id")
@@ -146,7 +164,7 @@ def _authenticate(
         used = "client_secret_post" if secret is not None else "none"
     if client_id is None:
         raise InvalidClient("Client authentication is required (no client_id).")
-    entry = lookup_client(client_id)
+    entry = lookup_client(client_id, client_version)
     if entry is None:
         raise InvalidClient("Unknown client.")
     client = entry.client

@@ -43,6 +43,7 @@ CIMD_FETCH_WINDOW = timedelta(minutes=1)
 MAX_CLIENT_ID_IN_BUCKET = 255
 
 Bucket = tuple[str, int]
+PassedKey = tuple[tuple[Bucket, ...], timedelta]  # a checked set of buckets and its window
 
 
 class Throttled(Exception):
@@ -134,15 +135,52 @@ def _retry_after(bucket: str, limit: int, window: timedelta, now: datetime) -> i
     return max(1, int((recent.created_at + window - now).total_seconds()) + 1)
 
 
-def check(buckets: list[Bucket], window: timedelta = WINDOW, now: datetime | None = None) -> None:
-    """Raise Throttled if any bucket has reached its limit within `window`."""
-    now = now or utcnow()
+def check(
+    buckets: list[Bucket],
+    window: timedelta = WINDOW,
+    now: datetime | None = None,
+    passed: set[PassedKey] | None = None,
+) -> None:
+    """Raise Throttled if any bucket has reached its limit within `window`.
+
+    With `passed` (`Passed.at()` the current throttle_version) buckets that passed before at
+    that version pass without counting: no event was added since.
+    """
     if not buckets:
         return
+    key = (tuple(buckets), window)
+    if passed is not None and key in passed:
+        return
+    now = now or utcnow()
     counts = count_recent_each([bucket for bucket, _ in buckets], window, now)
     for (bucket, limit), count in zip(buckets, counts, strict=True):
         if count >= limit:
             raise Throttled(bucket, _retry_after(bucket, limit, window, now))
+    if passed is not None:
+        passed.add(key)
+
+
+class Passed:
+    """The bucket sets one process found under their limits, as of one `throttle_version`.
+
+    Triggers bump the version with every new throttle event (migrations.sql block 11), so
+    while it stands still the counts of every bucket can only have fallen: a set that passed
+    passes again without a count. Read the version before counting, outside a transaction
+    (an uncommitted bump could be rolled back and its number reused).
+    """
+
+    MAX = 10_000  # bucket sets per version; past that the memory starts over
+
+    def __init__(self) -> None:
+        # (database, version) -> the sets that passed, replaced as a whole (threads).
+        self._state: tuple[tuple[str | None, int] | None, set[PassedKey]] = (None, set())
+
+    def at(self, database: str | None, version: int) -> set[PassedKey]:
+        """The sets that passed at `version` of `database` (a new, empty set for a new one)."""
+        label, state = (database, version), self._state
+        if state[0] != label or len(state[1]) >= self.MAX:
+            state = self._state = (label, set())
+        return state[1]
 
 
 def fail(

@@ -4,9 +4,10 @@ never serves a key set that is out of date."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from peewee import TimestampField
 
 from models import (
     AccessToken,
@@ -147,3 +148,23 @@ def test_count_recent_counts_what_peewee_counts(app):
         # One statement for several buckets, each counted as alone, in the order given.
         each = count_recent_each(["b", "other", "nobody", "b"], timedelta(minutes=1), now)
         assert each == [2, 1, 0, 2]
+
+
+def test_millisecond_timestamps_convert_as_peewee_converts():
+    """UtcMillisField's arithmetic gives what TimestampField's time tuples give."""
+    ours, peewee = AccessToken.created_at, TimestampField(utc=True, resolution=1000)
+    moments = [
+        datetime(1970, 1, 1),
+        datetime(1969, 12, 31, 23, 59, 59, 999000),
+        datetime(2026, 12, 6, 7, 30, 1, 123000),
+        datetime(2038, 1, 19, 3, 14, 8),
+        datetime(9999, 12, 31, 23, 59, 59, 999000),
+    ]
+    for moment in moments:
+        stored = ours.db_value(moment)
+        assert stored == peewee.db_value(moment) and type(stored) is int
+        assert ours.python_value(stored) == peewee.python_value(stored) == moment
+    assert ours.db_value(datetime(2026, 1, 1, 0, 0, 0, 1499)) == peewee.db_value(
+        datetime(2026, 1, 1, 0, 0, 0, 1499)
+    )  # to the nearest millisecond
+    assert ours.db_value(None) is None and ours.python_value(None) is None

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app import create_app
 from models import db
 from oauth.constants import DEVICE_CODE_GRANT as DEVICE_GRANT
 from oauth.grants import device_code as device_flow
@@ -124,6 +125,29 @@ def test_successful_authentication_is_not_counted(client, machine):
     app_client, secret = machine
     for _ in range(throttle.CLIENT_AUTH_CLIENT_IP_LIMIT + 1):
         assert authenticated(call(client, "/oauth2/introspect", app_client.client_id, secret, {}))
+
+
+def test_a_passed_check_is_remembered_until_a_failure_is_counted_anywhere(
+    app, config, client, machine, monkeypatch
+):
+    """A worker skips counting buckets that passed at the current throttle_version; failures
+    counted by another worker bump it (migrations.sql block 11) and count again at once."""
+    app_client, secret = machine
+    client_id = app_client.client_id
+    assert authenticated(call(client, "/oauth2/introspect", client_id, secret, ATTACKER))
+    counted = []
+    real_count = throttle.count_recent_each
+    monkeypatch.setattr(
+        throttle, "count_recent_each", lambda *a, **k: counted.append(a) or real_count(*a, **k)
+    )
+    assert authenticated(call(client, "/oauth2/introspect", client_id, secret, ATTACKER))
+    assert counted == []  # remembered: no count
+    other_worker = create_app(config)
+    with other_worker.app_context(), db.connection_context():
+        for _ in range(throttle.CLIENT_AUTH_CLIENT_IP_LIMIT):
+            record_event(f"client-auth:client-ip:{client_id}|{ATTACKER['REMOTE_ADDR']}")
+    assert_throttled_json(call(client, "/oauth2/introspect", client_id, secret, ATTACKER))
+    assert len(counted) == 1
 
 
 # -- device authorization requests and user codes ----------------------------------------
