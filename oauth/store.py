@@ -23,6 +23,7 @@ from models import (
     RefreshToken,
     ThrottleEvent,
     TokenFamily,
+    engine,
     execute,
     first_raw,
     insert,
@@ -38,28 +39,33 @@ def _ms(when: datetime | None) -> int | None:
 # -- authorization codes (RFC 6749 §4.1.2: single use) -------------------------------------
 
 # Marks the code used, only if nobody used it first, and returns it: one statement claims it.
-CLAIM_CODE = (
-    "UPDATE authorization_code SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *"
-)
+# The same statement reserves the id of the family the code will issue (issue.py inserts it
+# with that id), so a replay of the code finds what to revoke without a second write.
+# SQLite takes the next rowid inside the transaction's write lock; PostgreSQL draws it from
+# the identity column's sequence, as an INSERT would.
+NEXT_FAMILY_ID = {
+    "sqlite": "(SELECT coalesce(max(id), 0) + 1 FROM token_family)",
+    "postgresql": "nextval(pg_get_serial_sequence('token_family', 'id'))",
+}
+CLAIM_CODE = {
+    engine_name: "UPDATE authorization_code SET used_at = ?, family_id = "  # noqa: S608 - constants
+    f"{next_id} WHERE code_hash = ? AND used_at IS NULL RETURNING *"
+    for engine_name, next_id in NEXT_FAMILY_ID.items()
+}
 CODE_BY_HASH = "SELECT * FROM authorization_code WHERE code_hash = ?"
-LINK_CODE = "UPDATE authorization_code SET family_id = ? WHERE code_hash = ?"
 
 
 def claim_code(digest: bytes, now: datetime) -> AuthorizationCode | None:
-    """The unused code with this digest, now marked used; None if unknown or already used.
+    """The unused code with this digest, now marked used, its `family_id` reserved for the
+    family it issues; None if unknown or already used.
 
     Call inside a transaction: a request that then fails its checks rolls the claim back.
     """
-    return first_raw(AuthorizationCode, CLAIM_CODE, _ms(now), digest)
+    return first_raw(AuthorizationCode, CLAIM_CODE[engine()], _ms(now), digest)
 
 
 def find_code(digest: bytes) -> AuthorizationCode | None:
     return first_raw(AuthorizationCode, CODE_BY_HASH, digest)
-
-
-def link_code(digest: bytes, family_id: int) -> None:
-    """Remember which family a code issued, so a replay of the code revokes it."""
-    execute(LINK_CODE, (family_id, digest))
 
 
 # -- refresh tokens (OAuth 2.1 §4.3.1: rotation, reuse detection) ----------------------------

@@ -13,8 +13,6 @@ from models import (
     AuthorizationCode,
     Client,
     ClientSecret,
-    User,
-    by_id,
     db,
     revoke_families,
     utcnow,
@@ -46,8 +44,9 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
     replayed = False
     digest = crypto.sha256(code)
     with db.atomic("IMMEDIATE"):
-        # One UPDATE ... RETURNING claims the code; a check that fails below raises, and the
-        # transaction rolls the claim back (a failed attempt does not consume the code).
+        # One UPDATE ... RETURNING claims the code and reserves its family's id; a check that
+        # fails below raises, and the transaction rolls the claim back (a failed attempt does
+        # not consume the code).
         row = store.claim_code(digest, now)
         if row is None:  # unknown, or used before: a replay
             row = store.find_code(digest)
@@ -61,7 +60,7 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
             check_code_request(row, client, form, now)
             body = issue.issue(
                 client,
-                by_id(User, row.user_id),
+                row.user_id,
                 row.scope.split(),
                 row.audience,
                 "authorization_code",
@@ -69,8 +68,8 @@ def authorization_code(client: Client, secret: ClientSecret | None, form: MultiD
                 nonce=row.nonce,
                 auth_time=row.auth_time,
                 refresh="refresh_token" in client.grant_types,
+                family_id=row.family_id,  # reserved by the claim: a replay revokes it
             )
-            store.link_code(digest, body.family.id)
     if replayed:  # the revocation has committed; now answer
         raise InvalidGrant("The authorization code was already used; its tokens are revoked.")
     return body

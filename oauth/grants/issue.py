@@ -30,6 +30,8 @@ from oauth import crypto, store
 from oauth.constants import TOKEN_TYPE
 from oauth.rules import id_token, jwt_access_token
 
+JWT = "jwt"  # the access token format of RFC 9068 (jwt_access_token.FORMATS)
+
 
 class TokenResponse(dict):
     """A token response body (RFC 6749 §5.1); `.family` is the TokenFamily it belongs to."""
@@ -41,6 +43,12 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=int(current_app.config[name]))
 
 
+def _user_row(user: User | int | None, needed: bool) -> User | int | None:
+    """The user's row if `needed` (a JWT or an id_token carries its claims), else as given:
+    a grant that has only the user's id reads the row only then."""
+    return by_id(User, user) if needed and isinstance(user, int) else user
+
+
 def _access_token(
     family: TokenFamily,
     client: Client,
@@ -48,20 +56,18 @@ def _access_token(
     scopes: list[str],
     now: datetime,
     ttl: timedelta,
-    token_format: str | None = None,
+    token_format: str,
 ) -> tuple[str, int]:
     """A new access token in `family`: (plaintext, expires_in). Never outlives the family.
 
-    Opaque (`gat_...`, its digest stored) or, when the audience wants one, a JWT (RFC 9068)
-    whose `jti` digest is stored instead: either way a row, so revocation reaches it.
+    Opaque (`gat_...`, its digest stored) or a JWT (RFC 9068) whose `jti` digest is stored
+    instead: either way a row, so revocation reaches it.
     """
     expires_at = min(now + ttl, family.expires_at)
-    issuer = current_app.config["ISSUER"]
-    default = current_app.config["ACCESS_TOKEN_FORMAT"]
-    if (token_format or jwt_access_token.format_for(family.audience, issuer, default)) == "jwt":
+    if token_format == JWT:
         jti = jwt_access_token.new_jti()
         claims = jwt_access_token.claims(
-            issuer=issuer,
+            issuer=current_app.config["ISSUER"],
             audience=family.audience,
             client_id=client.client_id,
             user=user,
@@ -89,7 +95,7 @@ def _refresh_token(family: TokenFamily, scope: str, now: datetime) -> str:
 def _body(
     family: TokenFamily,
     client: Client,
-    user: User | None,
+    user: User | int | None,
     scopes: list[str],
     now: datetime,
     refresh_scope: str | None,
@@ -97,19 +103,26 @@ def _body(
     access_ttl: timedelta | None = None,
     token_format: str | None = None,
 ) -> TokenResponse:
+    config = current_app.config
     ttl = access_ttl or _seconds("ACCESS_TOKEN_TTL")
+    issuer = config["ISSUER"]
+    token_format = token_format or jwt_access_token.format_for(
+        family.audience, issuer, config["ACCESS_TOKEN_FORMAT"]
+    )
+    wants_id_token = user is not None and "openid" in scopes
+    user = _user_row(user, token_format == JWT or wants_id_token)
     access, expires_in = _access_token(family, client, user, scopes, now, ttl, token_format)
     body = TokenResponse(access_token=access, expires_in=expires_in, scope=" ".join(scopes))
     body["token_type"] = TOKEN_TYPE
     if refresh_scope is not None:
         body["refresh_token"] = _refresh_token(family, refresh_scope, now)
-    if user is not None and "openid" in scopes:
+    if wants_id_token:
         body["id_token"] = id_token.id_token(
             user,
             client.client_id,
             scopes,
-            current_app.config["ISSUER"],
-            int(current_app.config["ACCESS_TOKEN_TTL"]),
+            issuer,
+            int(config["ACCESS_TOKEN_TTL"]),
             nonce=nonce,
             auth_time=family.auth_time,
             access_token=access,
@@ -121,7 +134,7 @@ def _body(
 
 def issue(
     client: Client,
-    user: User | None,
+    user: User | int | None,
     scopes: list[str],
     audience: str,
     grant_type: str,
@@ -132,8 +145,13 @@ def issue(
     refresh: bool = True,
     access_ttl: timedelta | None = None,
     token_format: str | None = None,
+    family_id: int | None = None,
 ) -> TokenResponse:
     """Start a token family and return the token response body (call inside a transaction).
+
+    `user` is the user's row, or only its id when the grant has not read the row: it is read
+    only if a JWT access token or an id_token needs its claims. `family_id` is an id reserved
+    for the family (a code's claim reserves one, oauth/store.py).
 
     `refresh=False` (client_credentials) issues no refresh token; the family then lives as long
     as its access token. An id_token is added when `openid` is granted and there is a user.
@@ -145,8 +163,10 @@ def issue(
         expires_at = now + _seconds("REFRESH_TOKEN_ABSOLUTE_TTL")
     else:
         expires_at = now + (access_ttl or _seconds("ACCESS_TOKEN_TTL"))
+    reserved = {"id": family_id} if family_id is not None else {}
     family = insert(
         TokenFamily,
+        **reserved,
         client=client,
         user=user,
         client_secret=client_secret,
@@ -194,5 +214,4 @@ def rotate(
     if client_secret is not None and family.client_secret_id != client_secret.id:
         family.client_secret = client_secret
         family.save(only=[TokenFamily.client_secret])
-    user = by_id(User, family.user_id)
-    return _body(family, client, user, scopes, now, old.scope)
+    return _body(family, client, family.user_id, scopes, now, old.scope)
