@@ -584,7 +584,8 @@ MODELS = [
 # a 3-4 model join cost 0.3-1 ms of CPU, several times the query itself. sqlite3 keeps the
 # prepared statements per connection; Peewee still converts the columns (dates, JSON).
 
-_INSERTS: dict[tuple[type[Model], tuple[str, ...]], tuple[str, list[Field]]] = {}
+_INSERTS: dict[tuple[type[Model], tuple[str, ...]], tuple[str, list[tuple[Field, bool]]]] = {}
+PLAIN = (int, str, type(None))  # what both drivers take for integer and text columns as is
 _COLUMNS: dict[tuple[type[Model], str], list[tuple[str, Any, bool]]] = {}
 
 
@@ -668,15 +669,17 @@ def insert(model: type[Model], **values: Any) -> Any:
         # sqlite3 reports the new id as lastrowid; psycopg only through RETURNING.
         if model._meta.auto_increment and is_postgresql():  # the grant tables have no id
             sql += " RETURNING id"
-        plan = _INSERTS[(model, names)] = (sql, fields)
+        plain = [_converter(field) is None for field in fields]
+        plan = _INSERTS[(model, names)] = (sql, list(zip(fields, plain, strict=True)))
     sql, fields = plan
     data, related, params = model._meta.get_default_dict(), {}, []
-    for field, value in zip(fields, values.values(), strict=True):
+    for (field, plain), value in zip(fields, values.values(), strict=True):
         if isinstance(value, Model):  # a foreign key given as its row: store its id
             related[field.name] = value
             value = getattr(value, field.rel_field.name)
         data[field.name] = value
-        params.append(field.db_value(value))
+        # An int or str for an integer or text column goes to the driver as it is.
+        params.append(value if plain and type(value) in PLAIN else field.db_value(value))
     cursor = execute(sql, params)
     row = loaded(model, data)
     row.__rel__ = related

@@ -9,6 +9,7 @@ device authorization, the device-code page and registration share this module; t
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import datetime, timedelta
 
@@ -55,6 +56,7 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the text; parsing it is the cost
 def address(ip: str) -> str:
     """The caller's address as counted: an IPv4 address, or the /64 an IPv6 address is in.
 
