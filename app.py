@@ -40,6 +40,7 @@ from oauth.manage import (
     users_pages,
 )
 from oauth.ops import (
+    forms,
     hardening,
     health,
     instance,
@@ -56,6 +57,7 @@ from oauth.urls import breakable
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Gatehouse app; `config` (tests) overrides defaults and GATEHOUSE_* env vars."""
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = forms.Request  # urlencoded bodies read in one step
     if config is None:
         app.config.from_mapping(settings.config_or_exit(os.environ))
     else:  # tests: typed values over the environment; a bad one raises SettingsError
