@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import db
 from oauth import keys, mock, settings
-from oauth.csrf import csrf
+from oauth.csrf import csrf, init_csrf
 from oauth.dialect import open_database
 from oauth.endpoints import (
     api,
@@ -53,9 +53,27 @@ from oauth.session import SessionInterface, current_user
 from oauth.urls import breakable
 
 
+class Gatehouse(Flask):
+    """Flask, asking once per function instead of on every call whether it is async."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask calls this for every hook, view and error handler of every request, and it
+        # asks `inspect` each time (a dozen times a request). The answer never changes.
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync) < 1024:  # hooks and views are few; anything else is not kept
+                self._sync[func] = sync
+        return sync
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Gatehouse app; `config` (tests) overrides defaults and GATEHOUSE_* env vars."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Gatehouse(__name__, instance_relative_config=True)
     if config is None:
         app.config.from_mapping(settings.config_or_exit(os.environ))
     else:  # tests: typed values over the environment; a bad one raises SettingsError
@@ -82,9 +100,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     open_database(app.config["DATABASE"], app.config["BUSY_TIMEOUT_MS"])
     perimeter.init_app(app)  # Host check on a loopback issuer; mock mode answers loopback only
     app.before_request(_connect_db)
-    hardening.init_app(app)  # body checks, security headers, CORS, JSON-or-page error answers
+    hardening.init_app(app)  # body checks, JSON-or-page error answers
     metrics.init_app(app)  # requests by endpoint and status, latency, tokens issued
-    csrf.init_app(app)
+    init_csrf(app)  # every form's CSRF token, checked on unsafe methods only
     app.context_processor(lambda: {"current_user": current_user})
     app.add_template_filter(breakable)  # URLs wrap after "/" and never inside "https://"
 
@@ -110,7 +128,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         registration.registration_cli,
     ):
         app.cli.add_command(command)
-    logs.init_app(app)  # last: X-Request-Id on every response, around every other middleware
+    # Last, around every other middleware: X-Request-Id, the security headers and CORS on
+    # every response.
+    logs.init_app(app, finish=hardening.finish_headers)
     return app
 
 
@@ -118,6 +138,9 @@ def _connect_db() -> None:
     # One connection per worker thread, opened lazily after the fork and kept across requests:
     # reconnecting per request (pragmas, WAL files) measured 40-60% slower. A PostgreSQL
     # connection the server dropped (restart, failover) is replaced (oauth/dialect.py).
-    if not db.is_closed() and not db.is_connection_usable():
-        db.close()
-    db.connect(reuse_if_open=True)
+    database = db.obj  # the proxy's target: one attribute lookup instead of three
+    if database.is_closed():
+        database.connect()
+    elif not database.is_connection_usable():
+        database.close()
+        database.connect()

@@ -47,25 +47,36 @@ class RequestId:
 
     Outermost, so every response the app makes carries it: pages, JSON errors, 403s from the
     perimeter and 413s alike.
+
+    Also the one place that sees every response's finished header list: `finish(environ,
+    headers)`, if given, returns it with the headers every response gets (the security
+    headers and CORS of oauth/ops/hardening.py), all in one pass.
     """
 
-    def __init__(self, wsgi_app: Callable, trust_proxy: bool) -> None:
-        self.wsgi_app, self.trust_proxy = wsgi_app, trust_proxy
+    def __init__(
+        self, wsgi_app: Callable, trust_proxy: bool, finish: Callable | None = None
+    ) -> None:
+        self.wsgi_app, self.trust_proxy, self.finish = wsgi_app, trust_proxy, finish
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request_id = environ[ENVIRON_KEY] = request_id_for(environ, self.trust_proxy)
+        finish = self.finish
 
         def start_with_id(status: str, headers: list, exc_info: Any = None) -> Callable:
-            headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER]
+            if finish is not None:
+                headers = finish(environ, headers)
+            if any(name.lower() == HEADER_LOWER for name, _ in headers):  # ours, not the app's
+                headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER]
             headers.append((HEADER, request_id))
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start_with_id)
 
 
-def init_app(app: Flask) -> None:
-    """Wrap the app (call last in create_app, around any other middleware)."""
-    app.wsgi_app = RequestId(app.wsgi_app, app.config["TRUSTED_PROXIES"] > 0)
+def init_app(app: Flask, finish: Callable | None = None) -> None:
+    """Wrap the app (call last in create_app, around any other middleware); `finish` adds the
+    headers every response gets (see RequestId)."""
+    app.wsgi_app = RequestId(app.wsgi_app, app.config["TRUSTED_PROXIES"] > 0, finish)
 
 
 def current_request_id() -> str | None:
