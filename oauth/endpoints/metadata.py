@@ -7,6 +7,7 @@ with credentials; set with all CORS in oauth/ops/hardening.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -120,13 +121,17 @@ def etag_of(body: bytes) -> str:
 
 
 def json_document(body: bytes, etag: str) -> Response:
-    """`body` as JSON with its ETag, or 304 when the client has it (RFC 9110 §13.1.2)."""
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        response = Response(body, mimetype="application/json")
-    response.set_etag(etag)
-    return response
+    """`body` as JSON with its ETag, or 304 when the client has it (RFC 9110 §13.1.2).
+
+    Cacheable (RFC 8414 §3): `Cache-Control` is set here, with the other headers in one list;
+    CORS for this blueprint is in oauth/ops/hardening.py.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    cached = "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(etag)
+    headers = [("ETag", f'"{etag}"'), ("Cache-Control", CACHE_CONTROL)]
+    if cached:
+        return Response(status=304, headers=headers)
+    return Response(body, headers=headers, content_type="application/json")
 
 
 def _build_metadata() -> dict[str, Any]:
@@ -134,13 +139,19 @@ def _build_metadata() -> dict[str, Any]:
     return build_metadata(cfg["ISSUER"], cfg["REGISTRATION"] != "off", list(known_scopes()))
 
 
+@functools.lru_cache(maxsize=8)
+def _path_of(issuer: str) -> str:
+    return urlsplit(issuer).path
+
+
 def _issuer_path() -> str:
-    return urlsplit(current_app.config["ISSUER"]).path
+    return _path_of(current_app.config["ISSUER"])
 
 
 def _called_path() -> str:
     """The path the client called, including any mount point (SCRIPT_NAME)."""
-    return request.script_root + request.path
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    return req.script_root + req.path
 
 
 def _metadata_response() -> Response:
@@ -152,14 +163,6 @@ def _metadata_response() -> Response:
 def _not_found(exc: Exception):
     # JSON even under an issuer path prefix, where the app-wide handler would render HTML.
     return json_error(OAuthError("not_found", getattr(exc, "description", None), 404))
-
-
-@bp.after_request
-def _public_headers(response: Response) -> Response:
-    """Cacheable (RFC 8414 §3); CORS for this blueprint is in oauth/ops/hardening.py."""
-    if response.status_code in (200, 304) and request.method in ("GET", "HEAD"):
-        response.headers["Cache-Control"] = CACHE_CONTROL
-    return response
 
 
 @bp.route(AS_WELL_KNOWN, methods=["GET"])
@@ -219,8 +222,15 @@ def protected_resource(path: str | None = None, prefix: str | None = None):
     return json_document(*cached)
 
 
+# The JWK Set last served and its ETag: hashed again only when keys.jwks_body() rebuilt it.
+_jwks_etag: tuple[bytes, str] = (b"", "")
+
+
 @bp.route(JWKS_PATH, methods=["GET"])
 def jwks():
     """The JWK Set (RFC 7517 §5): public signing keys only."""
+    global _jwks_etag
     body = keys.jwks_body()
-    return json_document(body, etag_of(body))
+    if body is not _jwks_etag[0]:
+        _jwks_etag = (body, etag_of(body))
+    return json_document(*_jwks_etag)
