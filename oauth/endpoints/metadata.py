@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from models import RESOURCE_VERSION_SQL, Resource, execute
+from models import RESOURCE_VERSION_SQL, Resource
 from oauth import keys
 from oauth.constants import (
     AS_WELL_KNOWN,
@@ -100,7 +100,7 @@ def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     process (page, API, CLI) shows in the very next response. Exact, with no time-to-live.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    version = execute(RESOURCE_VERSION_SQL).fetchone()[0]
+    version = keys.cache_version(RESOURCE_VERSION_SQL)
     cache = app.extensions.get("gatehouse.discovery")
     if cache is None or cache[0] != version:
         cache = app.extensions["gatehouse.discovery"] = (version, {})
