@@ -24,7 +24,7 @@ import sqlite3
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, abort, current_app, jsonify, request
+from flask import Flask, Request, Response, abort, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
@@ -93,8 +93,7 @@ DEFAULTS = {(page, public): _defaults(page, public) for page in (0, 1) for publi
 def init_app(app: Flask) -> None:
     """Install the body checks and the error answers on `app` (the headers: `finish_headers`)."""
     app.json = SafeJSONProvider(app)
-    app.before_request(limit_chunked_body)
-    app.before_request(pages_take_forms)
+    app.before_request(check_body)
     for error in BODY_ERRORS:
         app.register_error_handler(error, _broken_body)
     _register_error_handlers(app)
@@ -145,19 +144,25 @@ def finish_headers(environ: dict[str, Any], headers: WSGIHeaders) -> WSGIHeaders
     return headers
 
 
-def limit_chunked_body() -> None:
+def check_body() -> None:
+    """The request body checks every request goes through (one hook, one request lookup)."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if "chunked" in req.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        limit_chunked_body(req)
+    if req.method in ("POST", "PUT", "PATCH"):
+        pages_take_forms(req)
+
+
+def limit_chunked_body(req: Request) -> None:
     """413 for a chunked body over MAX_CONTENT_LENGTH, as for a declared one.
 
     With no Content-Length, Werkzeug stops reading at the limit without a word and parses the
     truncated body; read it here (cached for the form parser) and look for one byte more.
     """
-    environ = request.environ
-    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return  # first: the cheapest test, and most requests stop here
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None or limit is None:
+    if req.content_length is not None or limit is None:
         return
-    if len(request.get_data(cache=True)) >= limit and environ["wsgi.input"].read(1):
+    if len(req.get_data(cache=True)) >= limit and req.environ["wsgi.input"].read(1):
         abort(413)
 
 
@@ -171,8 +176,8 @@ class SafeJSONProvider(DefaultJSONProvider):
             raise ValueError("The JSON is nested too deeply.") from None
 
 
-def pages_take_forms() -> None:
-    if request.method in ("POST", "PUT", "PATCH") and request.is_json and not wants_json():
+def pages_take_forms(req: Request) -> None:
+    if req.is_json and not wants_json():
         abort(415, "This page takes form posts (application/x-www-form-urlencoded).")
 
 
