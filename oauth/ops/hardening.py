@@ -123,9 +123,11 @@ def finish_headers(environ: dict[str, Any], headers: WSGIHeaders) -> WSGIHeaders
 
     Called by the outermost middleware (oauth/ops/logs.py) on every response the app makes.
     """
-    request_ = environ.get("werkzeug.request")  # the app's request, still current here
-    path = request_.path if request_ is not None else environ.get("PATH_INFO", "")
-    blueprint = request_.blueprint if request_ is not None else None
+    # Flask's request, still current here, for a response of a view; else none (or another
+    # WSGI layer's own request object), and no blueprint.
+    request_ = environ.get("werkzeug.request")
+    path = getattr(request_, "path", None) or environ.get("PATH_INFO", "")
+    blueprint = getattr(request_, "blueprint", None)
     cors = cors_headers(path, blueprint)
     if cors:
         replaced = {name.lower() for name, _ in cors}
