@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import db
 from oauth import keys, mock, settings
+from oauth.constants import AS_WELL_KNOWN, JWKS_PATH, OIDC_WELL_KNOWN
 from oauth.csrf import csrf, init_csrf
 from oauth.dialect import open_database
 from oauth.endpoints import (
@@ -92,6 +94,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     app.session_interface = SessionInterface()  # none for protocol and discovery endpoints
+    if not app.config["MOCK"]:  # mock mode checks each caller's address (oauth/ops/perimeter.py)
+        app.wsgi_app = DiscoveryFastPath(app, app.wsgi_app)  # inside ProxyFix: its Host
     if app.config["TRUSTED_PROXIES"] > 0:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -132,6 +136,70 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # every response.
     logs.init_app(app, finish=hardening.finish_headers)
     return app
+
+
+class DiscoveryFastPath:
+    """WSGI middleware: the authorization server metadata and the JWKS, the documents every
+    client fetches first and most, answered from this worker's built bytes without Flask's
+    request machinery (request context, routing, hooks), which costs more than they do.
+
+    Only the plain case: GET or HEAD of exactly their paths, with no If-None-Match and no
+    mount point, from a Host the perimeter has already accepted, on an open connection, and a
+    document this worker built for the current version (the same exact counter read as the
+    view's). Anything else, or any error, goes to Flask, which answers as before. The answer
+    is the view's, header for header (tests/endpoints/test_metadata.py compares them); the
+    outermost middleware adds the same security headers and request id; the request is
+    counted in the metrics under the view's endpoint.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+        issuer_path = metadata.path_of(app.config["ISSUER"])
+        self.endpoints = {
+            AS_WELL_KNOWN + issuer_path: "metadata.authorization_server",
+            issuer_path + OIDC_WELL_KNOWN: "metadata.openid_configuration",
+            OIDC_WELL_KNOWN + issuer_path: "metadata.openid_configuration",
+            JWKS_PATH: "metadata.jwks",
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
+        answer = self._document(environ, endpoint) if endpoint is not None else None
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        body, etag = answer
+        method = environ["REQUEST_METHOD"]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("ETag", f'"{etag}"'),
+            ("Cache-Control", metadata.CACHE_CONTROL),
+            *hardening.PUBLIC_CORS_HEADERS,  # the metadata blueprint's CORS
+        ]
+        started = environ.get(logs.STARTED_KEY)
+        seconds = time.perf_counter() - started if started is not None else None
+        self.app.extensions["gatehouse_metrics"].observe(endpoint, method, 200, seconds)
+        start_response("200 OK", headers)
+        return [] if method == "HEAD" else [body]
+
+    def _document(self, environ: dict[str, Any], endpoint: str) -> tuple[bytes, str] | None:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("SCRIPT_NAME"):
+            return None
+        if "HTTP_IF_NONE_MATCH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+            return None
+        check = self.app.extensions.get(perimeter.HOST_CHECK)
+        if check is not None and environ.get("HTTP_HOST") not in check.accepted:
+            return None
+        database = db.obj
+        if database.is_closed() or not database.is_connection_usable():
+            return None
+        try:
+            if endpoint == "metadata.jwks":
+                body = keys.current_jwks_body()
+                return metadata.jwks_document(body) if body is not None else None
+            return metadata.current_document(self.app, metadata.METADATA)
+        except Exception:  # noqa: BLE001 - Flask reads it again and answers (a 503 if busy)
+            return None
 
 
 def _connect_db() -> None:

@@ -45,6 +45,8 @@ from oauth.rules.scope import BUILTIN_API_SCOPES, known_scopes
 bp = Blueprint("metadata", __name__)
 
 CACHE_CONTROL = "public, max-age=300"
+DOCUMENTS = "gatehouse.discovery"  # app.extensions: (resource version, {key: (body, ETag)})
+METADATA = "metadata"  # the key of the authorization server metadata in DOCUMENTS
 CLAIMS = [
     *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"),
     *("name", "preferred_username", "updated_at", "email", "email_verified"),
@@ -90,6 +92,15 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
     return doc
 
 
+def current_document(app: Flask, key: str) -> tuple[bytes, str] | None:
+    """Document `key` and its ETag as this worker built them, if they are still current (one
+    counter read); None when only `_cached` can tell (it may have to build it)."""
+    cache = app.extensions.get(DOCUMENTS)
+    if cache is None or cache[0] != keys.cache_version(RESOURCE_VERSION_SQL):
+        return None
+    return cache[1].get(key)
+
+
 def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     """This worker's serialised document `key` and its ETag, from `build()` (a dict or None)
     when the resources changed since it was last built.
@@ -101,9 +112,9 @@ def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     version = keys.cache_version(RESOURCE_VERSION_SQL)
-    cache = app.extensions.get("gatehouse.discovery")
+    cache = app.extensions.get(DOCUMENTS)
     if cache is None or cache[0] != version:
-        cache = app.extensions["gatehouse.discovery"] = (version, {})
+        cache = app.extensions[DOCUMENTS] = (version, {})
     documents: dict[str, tuple[bytes, str]] = cache[1]
     if key not in documents:
         # `version` was read first: a change while building makes the next request rebuild.
@@ -140,12 +151,13 @@ def _build_metadata() -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def _path_of(issuer: str) -> str:
+def path_of(issuer: str) -> str:
+    """The issuer's path ("" for most), where RFC 8414 §3.1 puts its metadata."""
     return urlsplit(issuer).path
 
 
 def _issuer_path() -> str:
-    return _path_of(current_app.config["ISSUER"])
+    return path_of(current_app.config["ISSUER"])
 
 
 def _called_path() -> str:
@@ -155,7 +167,7 @@ def _called_path() -> str:
 
 
 def _metadata_response() -> Response:
-    body, etag = _cached("metadata", _build_metadata)  # type: ignore[misc]
+    body, etag = _cached(METADATA, _build_metadata)  # type: ignore[misc]
     return json_document(body, etag)
 
 
@@ -226,11 +238,15 @@ def protected_resource(path: str | None = None, prefix: str | None = None):
 _jwks_etag: tuple[bytes, str] = (b"", "")
 
 
+def jwks_document(body: bytes) -> tuple[bytes, str]:
+    """The JWK Set `body` and its ETag, hashed again only when the set changed."""
+    global _jwks_etag
+    if body is not _jwks_etag[0]:
+        _jwks_etag = (body, etag_of(body))
+    return _jwks_etag
+
+
 @bp.route(JWKS_PATH, methods=["GET"])
 def jwks():
     """The JWK Set (RFC 7517 §5): public signing keys only."""
-    global _jwks_etag
-    body = keys.jwks_body()
-    if body is not _jwks_etag[0]:
-        _jwks_etag = (body, etag_of(body))
-    return json_document(*_jwks_etag)
+    return json_document(*jwks_document(keys.jwks_body()))
