@@ -198,7 +198,7 @@ class DiscoveryFastPath:
                 body = keys.current_jwks_body()
                 return metadata.jwks_document(body) if body is not None else None
             return metadata.current_document(self.app, metadata.METADATA)
-        except Exception:  # noqa: BLE001 - Flask reads it again and answers (a 503 if busy)
+        except Exception:  # Flask reads it again and answers it (a 503 when busy)
             return None
 
 
