@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import db
 from oauth import keys, mock, settings
-from oauth.csrf import csrf
+from oauth.constants import AS_WELL_KNOWN, JWKS_PATH, OIDC_WELL_KNOWN
+from oauth.csrf import csrf, init_csrf
 from oauth.dialect import open_database
 from oauth.endpoints import (
     api,
@@ -54,10 +56,30 @@ from oauth.session import SessionInterface, current_user
 from oauth.urls import breakable
 
 
+class Gatehouse(Flask):
+    """Flask, asking once per function instead of on every call whether it is async, with a
+    request class that reads urlencoded bodies in one step (oauth/ops/forms.py)."""
+
+    request_class = forms.Request
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask calls this for every hook, view and error handler of every request, and it
+        # asks `inspect` each time (a dozen times a request). The answer never changes.
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync) < 1024:  # hooks and views are few; anything else is not kept
+                self._sync[func] = sync
+        return sync
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Gatehouse app; `config` (tests) overrides defaults and GATEHOUSE_* env vars."""
-    app = Flask(__name__, instance_relative_config=True)
-    app.request_class = forms.Request  # urlencoded bodies read in one step
+    app = Gatehouse(__name__, instance_relative_config=True)
     if config is None:
         app.config.from_mapping(settings.config_or_exit(os.environ))
     else:  # tests: typed values over the environment; a bad one raises SettingsError
@@ -76,6 +98,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     app.session_interface = SessionInterface()  # none for protocol and discovery endpoints
+    if not app.config["MOCK"]:  # mock mode checks each caller's address (oauth/ops/perimeter.py)
+        app.wsgi_app = DiscoveryFastPath(app, app.wsgi_app)  # inside ProxyFix: its Host
     if app.config["TRUSTED_PROXIES"] > 0:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -84,9 +108,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     open_database(app.config["DATABASE"], app.config["BUSY_TIMEOUT_MS"])
     perimeter.init_app(app)  # Host check on a loopback issuer; mock mode answers loopback only
     app.before_request(_connect_db)
-    hardening.init_app(app)  # body checks, security headers, CORS, JSON-or-page error answers
+    hardening.init_app(app)  # body checks, JSON-or-page error answers
     metrics.init_app(app)  # requests by endpoint and status, latency, tokens issued
-    csrf.init_app(app)
+    init_csrf(app)  # every form's CSRF token, checked on unsafe methods only
     app.context_processor(lambda: {"current_user": current_user})
     app.add_template_filter(breakable)  # URLs wrap after "/" and never inside "https://"
 
@@ -112,14 +136,83 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         registration.registration_cli,
     ):
         app.cli.add_command(command)
-    logs.init_app(app)  # last: X-Request-Id on every response, around every other middleware
+    # Last, around every other middleware: X-Request-Id, the security headers and CORS on
+    # every response.
+    logs.init_app(app, finish=hardening.finish_headers)
     return app
+
+
+class DiscoveryFastPath:
+    """WSGI middleware: the authorization server metadata and the JWKS, the documents every
+    client fetches first and most, answered from this worker's built bytes without Flask's
+    request machinery (request context, routing, hooks), which costs more than they do.
+
+    Only the plain case: GET or HEAD of exactly their paths, with no If-None-Match and no
+    mount point, from a Host the perimeter has already accepted, on an open connection, and a
+    document this worker built for the current version (the same exact counter read as the
+    view's). Anything else, or any error, goes to Flask, which answers as before. The answer
+    is the view's, header for header (tests/endpoints/test_metadata.py compares them); the
+    outermost middleware adds the same security headers and request id; the request is
+    counted in the metrics under the view's endpoint.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+        issuer_path = metadata.path_of(app.config["ISSUER"])
+        self.endpoints = {
+            AS_WELL_KNOWN + issuer_path: "metadata.authorization_server",
+            issuer_path + OIDC_WELL_KNOWN: "metadata.openid_configuration",
+            OIDC_WELL_KNOWN + issuer_path: "metadata.openid_configuration",
+            JWKS_PATH: "metadata.jwks",
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
+        answer = self._document(environ, endpoint) if endpoint is not None else None
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        body, etag = answer
+        method = environ["REQUEST_METHOD"]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("ETag", f'"{etag}"'),
+            ("Cache-Control", metadata.CACHE_CONTROL),
+            *hardening.PUBLIC_CORS_HEADERS,  # the metadata blueprint's CORS
+        ]
+        started = environ.get(logs.STARTED_KEY)
+        seconds = time.perf_counter() - started if started is not None else None
+        self.app.extensions["gatehouse_metrics"].observe(endpoint, method, 200, seconds)
+        start_response("200 OK", headers)
+        return [] if method == "HEAD" else [body]
+
+    def _document(self, environ: dict[str, Any], endpoint: str) -> tuple[bytes, str] | None:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("SCRIPT_NAME"):
+            return None
+        if "HTTP_IF_NONE_MATCH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+            return None
+        check = self.app.extensions.get(perimeter.HOST_CHECK)
+        if check is not None and environ.get("HTTP_HOST") not in check.accepted:
+            return None
+        database = db.obj
+        if database.is_closed() or not database.is_connection_usable():
+            return None
+        try:
+            if endpoint == "metadata.jwks":
+                body = keys.current_jwks_body()
+                return metadata.jwks_document(body) if body is not None else None
+            return metadata.current_document(self.app, metadata.METADATA)
+        except Exception:  # Flask reads it again and answers it (a 503 when busy)
+            return None
 
 
 def _connect_db() -> None:
     # One connection per worker thread, opened lazily after the fork and kept across requests:
     # reconnecting per request (pragmas, WAL files) measured 40-60% slower. A PostgreSQL
     # connection the server dropped (restart, failover) is replaced (oauth/dialect.py).
-    if not db.is_closed() and not db.is_connection_usable():
-        db.close()
-    db.connect(reuse_if_open=True)
+    database = db.obj  # the proxy's target: one attribute lookup instead of three
+    if database.is_closed():
+        database.connect()
+    elif not database.is_connection_usable():
+        database.close()
+        database.connect()

@@ -6,6 +6,25 @@ re-applies it for session (not token) callers, and RP logout's confirmation form
 
 from __future__ import annotations
 
+from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # Flask-WTF's WTF_CSRF_METHODS
+
+
+def init_csrf(app: Flask) -> None:
+    """Check the CSRF token of every unsafe request to `app` (exempted blueprints aside).
+
+    Flask-WTF's own hook looks the exemptions up before the method, on every request; this
+    one asks the method first, so a GET (every discovery request, every page view) costs one
+    set lookup. The check itself is Flask-WTF's.
+    """
+    app.config.update(WTF_CSRF_CHECK_DEFAULT=False)  # Flask-WTF's hook stands aside for ours
+    csrf.init_app(app)
+    config = app.config
+
+    @app.before_request
+    def csrf_protect() -> None:
+        if request.method in UNSAFE_METHODS and config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)

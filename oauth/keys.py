@@ -153,6 +153,28 @@ def _jwks_keys() -> list[SigningKey]:
     return published
 
 
+def cache_version(sql: str) -> int:
+    """One counter of the cache_version row (`sql` reads one column of it, no parameters).
+
+    Read on the driver's own connection: every discovery and JWKS request reads one, and
+    Peewee's layer (logging, error wrapping, a new cursor) cost a third of that read.
+    """
+    return db.obj.connection().execute(sql).fetchone()[0]
+
+
+def _current_jwks(version: int) -> bytes | None:
+    cached = _jwks_cache.get(db.database)
+    if cached is not None and cached[0] == version and (cached[1] is None or utcnow() < cached[1]):
+        return cached[2]
+    return None
+
+
+def current_jwks_body() -> bytes | None:
+    """The JWK Set this process built, if it is still the current one (one counter read);
+    None when only jwks_body() can tell (it may have to build it, or create keys)."""
+    return _current_jwks(cache_version(SIGNING_KEY_VERSION_SQL))
+
+
 def jwks_body() -> bytes:
     """The JWK Set serialised, rebuilt only when the published keys changed.
 
@@ -162,10 +184,10 @@ def jwks_body() -> bytes:
     keys rotate`) is in the very next JWKS response of every worker, and so is a retired key
     leaving the set at its `expires_at`.
     """
-    version = execute(SIGNING_KEY_VERSION_SQL).fetchone()[0]
-    cached = _jwks_cache.get(db.database)
-    if cached is not None and cached[0] == version and (cached[1] is None or utcnow() < cached[1]):
-        return cached[2]
+    version = cache_version(SIGNING_KEY_VERSION_SQL)
+    body = _current_jwks(version)
+    if body is not None:
+        return body
     # `version` was read first: a change while building makes the next request rebuild.
     published = _jwks_keys()
     document = {"keys": [key.public_jwk for key in published]}

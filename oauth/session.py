@@ -76,10 +76,11 @@ class SessionInterface(SecureCookieSessionInterface):
     and discovery endpoints."""
 
     null_session_class = _NoSession
+    no_session = _NoSession()  # one for every sessionless request: it refuses any change
 
     def open_session(self, app: Flask, request: Request) -> Any:
         if not uses_session(request.path):
-            return self.make_null_session(app)
+            return self.no_session
         return super().open_session(app, request)
 
 

@@ -7,6 +7,7 @@ with credentials; set with all CORS in oauth/ops/hardening.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from models import RESOURCE_VERSION_SQL, Resource, execute
+from models import RESOURCE_VERSION_SQL, Resource
 from oauth import keys
 from oauth.constants import (
     AS_WELL_KNOWN,
@@ -44,6 +45,8 @@ from oauth.rules.scope import BUILTIN_API_SCOPES, known_scopes
 bp = Blueprint("metadata", __name__)
 
 CACHE_CONTROL = "public, max-age=300"
+DOCUMENTS = "gatehouse.discovery"  # app.extensions: (resource version, {key: (body, ETag)})
+METADATA = "metadata"  # the key of the authorization server metadata in DOCUMENTS
 CLAIMS = [
     *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"),
     *("name", "preferred_username", "updated_at", "email", "email_verified"),
@@ -89,6 +92,15 @@ def build_metadata(issuer: str, registration: bool, scopes: list[str]) -> dict[s
     return doc
 
 
+def current_document(app: Flask, key: str) -> tuple[bytes, str] | None:
+    """Document `key` and its ETag as this worker built them, if they are still current (one
+    counter read); None when only `_cached` can tell (it may have to build it)."""
+    cache = app.extensions.get(DOCUMENTS)
+    if cache is None or cache[0] != keys.cache_version(RESOURCE_VERSION_SQL):
+        return None
+    return cache[1].get(key)
+
+
 def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     """This worker's serialised document `key` and its ETag, from `build()` (a dict or None)
     when the resources changed since it was last built.
@@ -99,10 +111,10 @@ def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     process (page, API, CLI) shows in the very next response. Exact, with no time-to-live.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    version = execute(RESOURCE_VERSION_SQL).fetchone()[0]
-    cache = app.extensions.get("gatehouse.discovery")
+    version = keys.cache_version(RESOURCE_VERSION_SQL)
+    cache = app.extensions.get(DOCUMENTS)
     if cache is None or cache[0] != version:
-        cache = app.extensions["gatehouse.discovery"] = (version, {})
+        cache = app.extensions[DOCUMENTS] = (version, {})
     documents: dict[str, tuple[bytes, str]] = cache[1]
     if key not in documents:
         # `version` was read first: a change while building makes the next request rebuild.
@@ -120,13 +132,17 @@ def etag_of(body: bytes) -> str:
 
 
 def json_document(body: bytes, etag: str) -> Response:
-    """`body` as JSON with its ETag, or 304 when the client has it (RFC 9110 §13.1.2)."""
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        response = Response(body, mimetype="application/json")
-    response.set_etag(etag)
-    return response
+    """`body` as JSON with its ETag, or 304 when the client has it (RFC 9110 §13.1.2).
+
+    Cacheable (RFC 8414 §3): `Cache-Control` is set here, with the other headers in one list;
+    CORS for this blueprint is in oauth/ops/hardening.py.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    cached = "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(etag)
+    headers = [("ETag", f'"{etag}"'), ("Cache-Control", CACHE_CONTROL)]
+    if cached:
+        return Response(status=304, headers=headers)
+    return Response(body, headers=headers, content_type="application/json")
 
 
 def _build_metadata() -> dict[str, Any]:
@@ -134,17 +150,24 @@ def _build_metadata() -> dict[str, Any]:
     return build_metadata(cfg["ISSUER"], cfg["REGISTRATION"] != "off", list(known_scopes()))
 
 
+@functools.lru_cache(maxsize=8)
+def path_of(issuer: str) -> str:
+    """The issuer's path ("" for most), where RFC 8414 §3.1 puts its metadata."""
+    return urlsplit(issuer).path
+
+
 def _issuer_path() -> str:
-    return urlsplit(current_app.config["ISSUER"]).path
+    return path_of(current_app.config["ISSUER"])
 
 
 def _called_path() -> str:
     """The path the client called, including any mount point (SCRIPT_NAME)."""
-    return request.script_root + request.path
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    return req.script_root + req.path
 
 
 def _metadata_response() -> Response:
-    body, etag = _cached("metadata", _build_metadata)  # type: ignore[misc]
+    body, etag = _cached(METADATA, _build_metadata)  # type: ignore[misc]
     return json_document(body, etag)
 
 
@@ -152,14 +175,6 @@ def _metadata_response() -> Response:
 def _not_found(exc: Exception):
     # JSON even under an issuer path prefix, where the app-wide handler would render HTML.
     return json_error(OAuthError("not_found", getattr(exc, "description", None), 404))
-
-
-@bp.after_request
-def _public_headers(response: Response) -> Response:
-    """Cacheable (RFC 8414 §3); CORS for this blueprint is in oauth/ops/hardening.py."""
-    if response.status_code in (200, 304) and request.method in ("GET", "HEAD"):
-        response.headers["Cache-Control"] = CACHE_CONTROL
-    return response
 
 
 @bp.route(AS_WELL_KNOWN, methods=["GET"])
@@ -219,8 +234,19 @@ def protected_resource(path: str | None = None, prefix: str | None = None):
     return json_document(*cached)
 
 
+# The JWK Set last served and its ETag: hashed again only when keys.jwks_body() rebuilt it.
+_jwks_etag: tuple[bytes, str] = (b"", "")
+
+
+def jwks_document(body: bytes) -> tuple[bytes, str]:
+    """The JWK Set `body` and its ETag, hashed again only when the set changed."""
+    global _jwks_etag
+    if body is not _jwks_etag[0]:
+        _jwks_etag = (body, etag_of(body))
+    return _jwks_etag
+
+
 @bp.route(JWKS_PATH, methods=["GET"])
 def jwks():
     """The JWK Set (RFC 7517 §5): public signing keys only."""
-    body = keys.jwks_body()
-    return json_document(body, etag_of(body))
+    return json_document(*jwks_document(keys.jwks_body()))

@@ -4,9 +4,9 @@
   every error (404, 405, 413, CSRF, a busy database, a 500) is answered in the caller's kind:
   RFC 6749 error JSON with `no-store`, or a readable page.
 - Security headers on every response (nosniff, no referrer, CSP and no framing on pages,
-  `no-store` unless a view says otherwise), and CORS, all of it here: public metadata is
-  readable from any origin; the endpoints a client calls with its own credentials are too;
-  nothing is ever readable with credentials (cookies).
+  `no-store` unless a view says otherwise), and CORS, all of it here (`finish_headers`):
+  public metadata is readable from any origin; the endpoints a client calls with its own
+  credentials are too; nothing is ever readable with credentials (cookies).
 - Broken request bodies are a 4xx on every endpoint, never a 500:
   - a chunked body over MAX_CONTENT_LENGTH is a 413, as a declared one is;
   - JSON nested deeper than Python's recursion limit makes `json.loads` raise RecursionError
@@ -24,7 +24,7 @@ import sqlite3
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, abort, current_app, jsonify, request
+from flask import Flask, Request, Response, abort, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
@@ -70,27 +70,30 @@ CLIENT_CORS = {
     "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After, X-Request-Id",
 }
 ANY_ORIGIN = {"Access-Control-Allow-Origin": "*", "Access-Control-Max-Age": "86400"}
-# Every response's headers, worked out once: (name, lower-case name, value).
-Header = tuple[str, str, str]
+# The headers every response gets, worked out once as the (name, value) pairs a WSGI server
+# takes: appended to the finished response's header list in one pass (`finish_headers`), not
+# added one by one through werkzeug's Headers, which validates each.
+Pairs = tuple[tuple[str, str], ...]
+PUBLIC_CORS_HEADERS: Pairs = tuple({**ANY_ORIGIN, **PUBLIC_CORS}.items())
+CLIENT_CORS_HEADERS: Pairs = tuple({**ANY_ORIGIN, **CLIENT_CORS}.items())
+DEFAULT_HEADERS: Pairs = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+PAGE_HEADERS: Pairs = (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"))
+NO_STORE_HEADERS: Pairs = (("Cache-Control", "no-store"),)
 
 
-def _headers(fields: dict[str, str]) -> tuple[Header, ...]:
-    return tuple((name, name.lower(), value) for name, value in fields.items())
+def _defaults(page: bool, public: bool) -> tuple[tuple[str, tuple[str, str]], ...]:
+    pairs = DEFAULT_HEADERS + (PAGE_HEADERS if page else ()) + (() if public else NO_STORE_HEADERS)
+    return tuple((name.lower(), (name, value)) for name, value in pairs)
 
 
-PUBLIC_CORS_HEADERS = _headers({**ANY_ORIGIN, **PUBLIC_CORS})
-CLIENT_CORS_HEADERS = _headers({**ANY_ORIGIN, **CLIENT_CORS})
-DEFAULT_HEADERS = _headers({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
-PAGE_HEADERS = _headers({"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
-NO_STORE_HEADERS = _headers({"Cache-Control": "no-store"})
+# The defaults by (is an HTML page, may be stored), as (lower-case name, pair): one of four.
+DEFAULTS = {(page, public): _defaults(page, public) for page in (0, 1) for public in (0, 1)}
 
 
 def init_app(app: Flask) -> None:
-    """Install the body checks, the headers and the error answers on `app`."""
+    """Install the body checks and the error answers on `app` (the headers: `finish_headers`)."""
     app.json = SafeJSONProvider(app)
-    app.before_request(limit_chunked_body)
-    app.before_request(pages_take_forms)
-    app.after_request(security_headers)
+    app.before_request(check_body)
     for error in BODY_ERRORS:
         app.register_error_handler(error, _broken_body)
     _register_error_handlers(app)
@@ -102,7 +105,7 @@ def wants_json() -> bool:
     return path.startswith(JSON_PREFIXES) and not page  # /oauth2/device_authorization is JSON
 
 
-def cors_headers(path: str, blueprint: str | None) -> tuple[Header, ...]:
+def cors_headers(path: str, blueprint: str | None) -> Pairs:
     """Cross-origin reads of public metadata and client endpoints; never with credentials."""
     if blueprint == "metadata":
         return PUBLIC_CORS_HEADERS
@@ -111,41 +114,57 @@ def cors_headers(path: str, blueprint: str | None) -> tuple[Header, ...]:
     return ()
 
 
-def security_headers(response: Response) -> Response:
-    """CORS (which replaces what a view set) and the defaults (which a view may override)."""
-    headers = response.headers
-    path = request.path
-    present = {name.lower() for name, _ in headers.items()}
-    for name, lower, value in cors_headers(path, request.blueprint):
-        if lower in present:
-            headers[name] = value
-        else:
-            headers.add(name, value)
-    defaults = DEFAULT_HEADERS
-    if response.mimetype == "text/html":
-        defaults += PAGE_HEADERS
-    if not (path.startswith("/.well-known/") or path == "/oauth2/jwks"):
-        # Pages and APIs show per-user data; public metadata sets its own Cache-Control.
-        defaults += NO_STORE_HEADERS
-    for name, lower, value in defaults:
-        if lower not in present:
-            headers.add(name, value)
-    return response
+WSGIHeaders = list[tuple[str, str]]
 
 
-def limit_chunked_body() -> None:
+def finish_headers(environ: dict[str, Any], headers: WSGIHeaders) -> WSGIHeaders:
+    """A finished response's WSGI header list with CORS (which replaces what a view set) and
+    the security defaults (which a view may override: it set that header itself).
+
+    Called by the outermost middleware (oauth/ops/logs.py) on every response the app makes.
+    """
+    # Flask's request, still current here, for a response of a view; else none (or another
+    # WSGI layer's own request object), and no blueprint.
+    request_ = environ.get("werkzeug.request")
+    path = getattr(request_, "path", None) or environ.get("PATH_INFO", "")
+    blueprint = getattr(request_, "blueprint", None)
+    cors = cors_headers(path, blueprint)
+    if cors:
+        replaced = {name.lower() for name, _ in cors}
+        headers = [pair for pair in headers if pair[0].lower() not in replaced]
+        headers.extend(cors)
+    present = set()
+    page = False
+    for name, value in headers:
+        lower = name.lower()
+        present.add(lower)
+        if lower == "content-type":
+            page = value.partition(";")[0].strip() == "text/html"  # werkzeug's `mimetype`
+    # Pages and APIs show per-user data; public metadata sets its own Cache-Control.
+    public = path.startswith("/.well-known/") or path == "/oauth2/jwks"
+    headers.extend(pair for lower, pair in DEFAULTS[page, public] if lower not in present)
+    return headers
+
+
+def check_body() -> None:
+    """The request body checks every request goes through (one hook, one request lookup)."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if "chunked" in req.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        limit_chunked_body(req)
+    if req.method in ("POST", "PUT", "PATCH"):
+        pages_take_forms(req)
+
+
+def limit_chunked_body(req: Request) -> None:
     """413 for a chunked body over MAX_CONTENT_LENGTH, as for a declared one.
 
     With no Content-Length, Werkzeug stops reading at the limit without a word and parses the
     truncated body; read it here (cached for the form parser) and look for one byte more.
     """
-    environ = request.environ
-    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return  # first: the cheapest test, and most requests stop here
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None or limit is None:
+    if req.content_length is not None or limit is None:
         return
-    if len(request.get_data(cache=True)) >= limit and environ["wsgi.input"].read(1):
+    if len(req.get_data(cache=True)) >= limit and req.environ["wsgi.input"].read(1):
         abort(413)
 
 
@@ -159,8 +178,8 @@ class SafeJSONProvider(DefaultJSONProvider):
             raise ValueError("The JSON is nested too deeply.") from None
 
 
-def pages_take_forms() -> None:
-    if request.method in ("POST", "PUT", "PATCH") and request.is_json and not wants_json():
+def pages_take_forms(req: Request) -> None:
+    if req.is_json and not wants_json():
         abort(415, "This page takes form posts (application/x-www-form-urlencoded).")
 
 

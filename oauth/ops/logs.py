@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from gunicorn.glogging import Logger
 HEADER = "X-Request-Id"
 HEADER_LOWER = HEADER.lower()
 ENVIRON_KEY = "gatehouse.request_id"
+STARTED_KEY = "gatehouse.started"  # time.perf_counter() when the request came in (metrics)
 # A proxy's id is reused only if it is one short token of these characters (UUIDs, hex, ...):
 # nothing that could split a log line, forge a JSON field or carry a secret of any size.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -47,25 +49,38 @@ class RequestId:
 
     Outermost, so every response the app makes carries it: pages, JSON errors, 403s from the
     perimeter and 413s alike.
+
+    It also notes when the request came in (`STARTED_KEY`, for the latency metric), and it is
+    the one place that sees every response's finished header list: `finish(environ,
+    headers)`, if given, returns it with the headers every response gets (the security
+    headers and CORS of oauth/ops/hardening.py), all in one pass.
     """
 
-    def __init__(self, wsgi_app: Callable, trust_proxy: bool) -> None:
-        self.wsgi_app, self.trust_proxy = wsgi_app, trust_proxy
+    def __init__(
+        self, wsgi_app: Callable, trust_proxy: bool, finish: Callable | None = None
+    ) -> None:
+        self.wsgi_app, self.trust_proxy, self.finish = wsgi_app, trust_proxy, finish
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        environ[STARTED_KEY] = time.perf_counter()
         request_id = environ[ENVIRON_KEY] = request_id_for(environ, self.trust_proxy)
+        finish = self.finish
 
         def start_with_id(status: str, headers: list, exc_info: Any = None) -> Callable:
-            headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER]
+            if finish is not None:
+                headers = finish(environ, headers)
+            if any(name.lower() == HEADER_LOWER for name, _ in headers):  # ours, not the app's
+                headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER]
             headers.append((HEADER, request_id))
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start_with_id)
 
 
-def init_app(app: Flask) -> None:
-    """Wrap the app (call last in create_app, around any other middleware)."""
-    app.wsgi_app = RequestId(app.wsgi_app, app.config["TRUSTED_PROXIES"] > 0)
+def init_app(app: Flask, finish: Callable | None = None) -> None:
+    """Wrap the app (call last in create_app, around any other middleware); `finish` adds the
+    headers every response gets (see RequestId)."""
+    app.wsgi_app = RequestId(app.wsgi_app, app.config["TRUSTED_PROXIES"] > 0, finish)
 
 
 def current_request_id() -> str | None:

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, request
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 
 from oauth import constants
+from oauth.ops.logs import STARTED_KEY
 
 # Latency buckets in seconds (Prometheus `le` bounds); +Inf is implied.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -102,30 +103,26 @@ def reset_directory(directory: str) -> None:
         old.unlink(missing_ok=True)
 
 
-def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
-
-
-def _after(response: Response) -> Response:
-    metrics: Metrics = current_app.extensions["gatehouse_metrics"]
-    started = g.get("metrics_started")
-    seconds = time.perf_counter() - started if started is not None else None
-    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
-    rule, method, status = req.url_rule, req.method, response.status_code
-    endpoint = rule.endpoint if rule is not None else "unmatched"
-    metrics.observe(endpoint, method if method in METHODS else "OTHER", status, seconds)
-    if endpoint == "token.token" and status == 200:
-        grant = req.form.get("grant_type", "")
-        metrics.issued(grant if grant in GRANT_TYPES else "other")
-    return response
-
-
 def init_app(app: Flask) -> None:
-    """Count every request of `app` (summed over gunicorn's workers; see the module docstring)."""
+    """Count every request of `app` (summed over gunicorn's workers; see the module docstring).
+
+    The time is taken from when the outermost middleware saw the request (oauth/ops/logs.py).
+    """
     disable_created_metrics()  # no `_created` samples: multiprocess mode has none either
-    app.extensions["gatehouse_metrics"] = Metrics(multiprocess_dir())
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
-    app.after_request(_after)
+    metrics = app.extensions["gatehouse_metrics"] = Metrics(multiprocess_dir())
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+        started = req.environ.get(STARTED_KEY)
+        seconds = time.perf_counter() - started if started is not None else None
+        rule, method, status = req.url_rule, req.method, response.status_code
+        endpoint = rule.endpoint if rule is not None else "unmatched"
+        metrics.observe(endpoint, method if method in METHODS else "OTHER", status, seconds)
+        if endpoint == "token.token" and status == 200:
+            grant = req.form.get("grant_type", "")
+            metrics.issued(grant if grant in GRANT_TYPES else "other")
+        return response
 
 
 def exposition(app: Flask) -> bytes:

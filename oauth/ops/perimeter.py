@@ -20,6 +20,7 @@ from werkzeug.exceptions import MisdirectedRequest
 
 from oauth.urls import is_loopback_host
 
+HOST_CHECK = "gatehouse.host_check"  # app.extensions: the HostCheck, if the issuer is loopback
 MAX_KNOWN_HOSTS = 64  # Host values remembered as accepted (any *.localhost name is one)
 
 
@@ -27,7 +28,8 @@ def init_app(app: Flask) -> None:
     """Install the checks this configuration needs (before the database is touched)."""
     issuer_host = urlsplit(app.config["ISSUER"]).hostname or ""
     if is_loopback_host(issuer_host):
-        app.before_request(HostCheck(issuer_host))
+        check = app.extensions[HOST_CHECK] = HostCheck(issuer_host)
+        app.before_request(check)
     if app.config["MOCK"] and not app.config["MOCK_ALLOW_REMOTE"]:
         app.before_request(loopback_callers_only)
 

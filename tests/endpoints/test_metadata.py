@@ -267,3 +267,43 @@ def test_claims_supported_is_exactly_what_we_release(app, client, user):
         token = claims.id_token(user, "c", scopes, ISSUER, 60, nonce="n", access_token="gat_x")
     released = set(jwt.decode(token, options={"verify_signature": False}))
     assert released == set(client.get(AS_DOCS[0]).get_json()["claims_supported"])
+
+
+# What DiscoveryFastPath (app.py) answers once this worker built the document, bypassing Flask.
+FAST_PATHS = {
+    "/.well-known/oauth-authorization-server": "metadata.authorization_server",
+    "/.well-known/openid-configuration": "metadata.openid_configuration",
+    "/oauth2/jwks": "metadata.jwks",
+}
+
+
+def _view_must_not_run(**kwargs):
+    raise AssertionError("the view answered, not the fast path")
+
+
+def _headers_but_the_id(response) -> list[tuple[str, str]]:
+    return sorted((k, v) for k, v in response.headers.items() if k != "X-Request-Id")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(("path", "endpoint"), FAST_PATHS.items())
+def test_built_documents_are_answered_as_the_view_answers(app, client, path, endpoint, method):
+    client.open(path, method=method)  # the view builds it (the JWKS creates its keys first)
+    first = client.open(path, method=method)  # the view, with the keys' version current
+    app.view_functions[endpoint] = _view_must_not_run
+    second = client.open(path, method=method)
+    assert first.status_code == second.status_code == 200
+    assert second.data == first.data
+    assert _headers_but_the_id(second) == _headers_but_the_id(first)
+    requests = app.extensions["gatehouse_metrics"].requests
+    assert requests.labels(endpoint, method, "200")._value.get() == 3  # all counted
+
+
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_the_fast_path_leaves_everything_else_to_the_view(app, client, path):
+    client.get(path)
+    client.get(path)  # built, and current
+    assert client.get(path, headers={"Host": "rebind.attacker.example"}).status_code == 421
+    etag = client.get(path).headers["ETag"]
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert client.post(path).status_code == 405
