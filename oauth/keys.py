@@ -28,6 +28,7 @@ from models import (
     SIGNING_KEY_VERSION_SQL,
     AccessToken,
     SigningKey,
+    cache_versions,
     db,
     execute,
     first_raw,
@@ -153,15 +154,6 @@ def _jwks_keys() -> list[SigningKey]:
     return published
 
 
-def cache_version(sql: str) -> int:
-    """One counter of the cache_version row (`sql` reads one column of it, no parameters).
-
-    Read on the driver's own connection: every discovery and JWKS request reads one, and
-    Peewee's layer (logging, error wrapping, a new cursor) cost a third of that read.
-    """
-    return db.obj.connection().execute(sql).fetchone()[0]
-
-
 def _current_jwks(version: int) -> bytes | None:
     cached = _jwks_cache.get(db.database)
     if cached is not None and cached[0] == version and (cached[1] is None or utcnow() < cached[1]):
@@ -172,7 +164,7 @@ def _current_jwks(version: int) -> bytes | None:
 def current_jwks_body() -> bytes | None:
     """The JWK Set this process built, if it is still the current one (one counter read);
     None when only jwks_body() can tell (it may have to build it, or create keys)."""
-    return _current_jwks(cache_version(SIGNING_KEY_VERSION_SQL))
+    return _current_jwks(cache_versions(SIGNING_KEY_VERSION_SQL)[0])
 
 
 def jwks_body() -> bytes:
@@ -184,7 +176,7 @@ def jwks_body() -> bytes:
     keys rotate`) is in the very next JWKS response of every worker, and so is a retired key
     leaving the set at its `expires_at`.
     """
-    version = cache_version(SIGNING_KEY_VERSION_SQL)
+    (version,) = cache_versions(SIGNING_KEY_VERSION_SQL)
     body = _current_jwks(version)
     if body is not None:
         return body

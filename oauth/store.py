@@ -190,15 +190,6 @@ def new_token(
 
 # -- throttle counters (rules/throttle.py) --------------------------------------------------
 
-# The two counters a client authentication needs, in one read (migrations.sql blocks 9, 11).
-CLIENT_AUTH_VERSIONS = "SELECT client_version, throttle_version FROM cache_version WHERE id = 1"
-
-
-def client_auth_versions() -> tuple[int, int]:
-    """(client_version, throttle_version): whether cached clients and passed throttle checks
-    are still current (models.ClientCache, throttle.Passed)."""
-    return execute(CLIENT_AUTH_VERSIONS).fetchone()
-
 
 COUNT_RECENT = "(SELECT count(*) FROM throttle_event WHERE bucket = ? AND created_at > ?)"
 _COUNT_EACH: dict[int, str] = {}  # number of buckets -> one SELECT counting each of them

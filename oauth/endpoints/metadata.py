@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from models import RESOURCE_VERSION_SQL, Resource
+from models import RESOURCE_VERSION_SQL, Resource, cache_versions
 from oauth import keys
 from oauth.constants import (
     AS_WELL_KNOWN,
@@ -96,7 +96,7 @@ def current_document(app: Flask, key: str) -> tuple[bytes, str] | None:
     """Document `key` and its ETag as this worker built them, if they are still current (one
     counter read); None when only `_cached` can tell (it may have to build it)."""
     cache = app.extensions.get(DOCUMENTS)
-    if cache is None or cache[0] != keys.cache_version(RESOURCE_VERSION_SQL):
+    if cache is None or cache[0] != cache_versions(RESOURCE_VERSION_SQL)[0]:
         return None
     return cache[1].get(key)
 
@@ -111,7 +111,7 @@ def _cached(key: str, build: Any) -> tuple[bytes, str] | None:
     process (page, API, CLI) shows in the very next response. Exact, with no time-to-live.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    version = keys.cache_version(RESOURCE_VERSION_SQL)
+    (version,) = cache_versions(RESOURCE_VERSION_SQL)
     cache = app.extensions.get(DOCUMENTS)
     if cache is None or cache[0] != version:
         cache = app.extensions[DOCUMENTS] = (version, {})

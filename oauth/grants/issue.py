@@ -30,8 +30,6 @@ from oauth import crypto, store
 from oauth.constants import TOKEN_TYPE
 from oauth.rules import id_token, jwt_access_token
 
-JWT = "jwt"  # the access token format of RFC 9068 (jwt_access_token.FORMATS)
-
 
 class TokenResponse(dict):
     """A token response body (RFC 6749 §5.1); `.family` is the TokenFamily it belongs to."""
@@ -64,7 +62,7 @@ def _access_token(
     instead: either way a row, so revocation reaches it.
     """
     expires_at = min(now + ttl, family.expires_at)
-    if token_format == JWT:
+    if token_format == jwt_access_token.JWT:
         jti = jwt_access_token.new_jti()
         claims = jwt_access_token.claims(
             issuer=current_app.config["ISSUER"],
@@ -110,7 +108,7 @@ def _body(
         family.audience, issuer, config["ACCESS_TOKEN_FORMAT"]
     )
     wants_id_token = user is not None and "openid" in scopes
-    user = _user_row(user, token_format == JWT or wants_id_token)
+    user = _user_row(user, token_format == jwt_access_token.JWT or wants_id_token)
     access, expires_in = _access_token(family, client, user, scopes, now, ttl, token_format)
     body = TokenResponse(access_token=access, expires_in=expires_in, scope=" ".join(scopes))
     body["token_type"] = TOKEN_TYPE

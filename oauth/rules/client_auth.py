@@ -22,13 +22,21 @@ from urllib.parse import unquote_plus
 from flask import current_app, has_app_context
 from werkzeug.datastructures import MultiDict
 
-from models import CachedClient, Client, ClientCache, ClientSecret, db, utcnow
+from models import (
+    CLIENT_AUTH_VERSIONS_SQL,
+    CachedClient,
+    Client,
+    ClientCache,
+    ClientSecret,
+    cache_versions,
+    db,
+    utcnow,
+)
 from oauth import crypto
 from oauth.errors import InvalidClient, InvalidRequest, OAuthError, TooManyRequests
 from oauth.params import form_param
 from oauth.rules import throttle
 from oauth.session import client_ip
-from oauth.store import client_auth_versions
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 CACHE_KEY = "gatehouse.clients"
@@ -139,7 +147,7 @@ def _cache_state() -> tuple[int | None, set[throttle.PassedKey] | None]:
     inside a transaction (whose own uncommitted bumps could be rolled back)."""
     if not has_app_context() or db.in_transaction():
         return None, None
-    client_version, throttle_version = client_auth_versions()
+    client_version, throttle_version = cache_versions(CLIENT_AUTH_VERSIONS_SQL)
     memory = current_app.extensions.get(PASSED_KEY)
     if memory is None:
         memory = current_app.extensions[PASSED_KEY] = throttle.Passed()

@@ -20,7 +20,8 @@ from models import Resource, User
 from oauth import crypto, keys
 from oauth.rules.id_token import PROTECTED_CLAIMS, epoch
 
-FORMATS = ("opaque", "jwt")
+JWT = "jwt"  # RFC 9068 access tokens; the other format is opaque (`gat_...`)
+FORMATS = ("opaque", JWT)
 TYP = "at+jwt"  # RFC 9068 §2.1: the `typ` header that tells access tokens from id_tokens
 ACCEPTED_TYPS = ("at+jwt", "application/at+jwt")  # RFC 9068 §4 (case-insensitive, RFC 7515)
 # Ours are ~1 kB; mock mode's extra claims (at most 8 KiB of JSON) can make one ~12 kB.
