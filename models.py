@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -338,6 +339,26 @@ class CachedClient:
         return row
 
 
+class VersionMemory:
+    """What one process remembers as of one cache_version counter: a fresh, empty container
+    (from `empty()`) for each new (database, version), and past `limit` entries.
+
+    A counter never goes back, so what was stored under an unchanged version is still true.
+    The pair is replaced as a whole, never changed in place, so threads see one or the other.
+    """
+
+    def __init__(self, empty: Callable[[], Any], limit: int) -> None:
+        self.empty, self.limit = empty, limit
+        self._state: tuple[tuple[str | None, int] | None, Any] = (None, empty())
+
+    def at(self, database: str | None, version: int) -> Any:
+        """The container for `version` of `database`."""
+        label, state = (database, version), self._state
+        if state[0] != label or len(state[1]) >= self.limit:
+            state = self._state = (label, self.empty())
+        return state[1]
+
+
 class ClientCache:
     """One process's clients and secrets, dropped whenever `cache_version.client_version` changed.
 
@@ -349,8 +370,7 @@ class ClientCache:
     """
 
     def __init__(self) -> None:
-        # (database, version) -> {client_id: CachedClient}, replaced as a whole (threads).
-        self._state: tuple[tuple[str | None, int] | None, dict[str, CachedClient]] = (None, {})
+        self._clients = VersionMemory(dict, CLIENT_CACHE_MAX)  # client_id -> CachedClient
 
     def lookup(self, client_id: str, version: int | None = None) -> CachedClient | None:
         """The client, from the cache if it holds `version` (read here when not given: a
@@ -359,16 +379,13 @@ class ClientCache:
             return CachedClient.load(client_id)
         if version is None:
             (version,) = cache_versions(CLIENT_VERSION_SQL)
-        label = (db.database, version)
-        state = self._state
-        if state[0] != label or len(state[1]) >= CLIENT_CACHE_MAX:
-            state = self._state = (label, {})
-        entry = state[1].get(client_id)
+        clients: dict[str, CachedClient] = self._clients.at(db.database, version)
+        entry = clients.get(client_id)
         if entry is None:
             entry = CachedClient.load(client_id)
             if entry is None:
                 return None  # never kept, like unknown secrets
-            state[1][client_id] = entry
+            clients[client_id] = entry
         return entry
 
 

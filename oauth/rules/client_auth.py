@@ -150,7 +150,7 @@ def _cache_state() -> tuple[int | None, set[throttle.PassedKey] | None]:
     client_version, throttle_version = cache_versions(CLIENT_AUTH_VERSIONS_SQL)
     memory = current_app.extensions.get(PASSED_KEY)
     if memory is None:
-        memory = current_app.extensions[PASSED_KEY] = throttle.Passed()
+        memory = current_app.extensions[PASSED_KEY] = throttle.passed_memory()
     return client_version, memory.at(db.database, throttle_version)
 
 

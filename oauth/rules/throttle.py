@@ -13,7 +13,7 @@ import functools
 import ipaddress
 from datetime import datetime, timedelta
 
-from models import ThrottleEvent, db, utcnow
+from models import ThrottleEvent, VersionMemory, db, utcnow
 from oauth.rules.text import normalize_username
 from oauth.store import count_recent_each
 
@@ -42,6 +42,7 @@ REGISTRATION_WINDOW = timedelta(minutes=1)
 CIMD_FETCH_IP_LIMIT = 20
 CIMD_FETCH_WINDOW = timedelta(minutes=1)
 MAX_CLIENT_ID_IN_BUCKET = 255
+PASSED_MAX = 10_000  # bucket sets remembered per throttle_version (passed_memory)
 
 Bucket = tuple[str, int]
 PassedKey = tuple[tuple[Bucket, ...], timedelta]  # a checked set of buckets and its window
@@ -145,8 +146,8 @@ def check(
 ) -> None:
     """Raise Throttled if any bucket has reached its limit within `window`.
 
-    With `passed` (`Passed.at()` the current throttle_version) buckets that passed before at
-    that version pass without counting: no event was added since.
+    With `passed` (`passed_memory().at()` the current throttle_version), buckets that passed
+    before at that version pass without counting: no event was added since.
     """
     if not buckets:
         return
@@ -162,27 +163,16 @@ def check(
         passed.add(key)
 
 
-class Passed:
-    """The bucket sets one process found under their limits, as of one `throttle_version`.
+def passed_memory() -> VersionMemory:
+    """The bucket sets one process found under their limits, as of one `throttle_version`
+    (`.at(database, version)`: the set to pass to `check()`).
 
     Triggers bump the version with every new throttle event (migrations.sql block 11), so
     while it stands still the counts of every bucket can only have fallen: a set that passed
     passes again without a count. Read the version before counting, outside a transaction
     (an uncommitted bump could be rolled back and its number reused).
     """
-
-    MAX = 10_000  # bucket sets per version; past that the memory starts over
-
-    def __init__(self) -> None:
-        # (database, version) -> the sets that passed, replaced as a whole (threads).
-        self._state: tuple[tuple[str | None, int] | None, set[PassedKey]] = (None, set())
-
-    def at(self, database: str | None, version: int) -> set[PassedKey]:
-        """The sets that passed at `version` of `database` (a new, empty set for a new one)."""
-        label, state = (database, version), self._state
-        if state[0] != label or len(state[1]) >= self.MAX:
-            state = self._state = (label, set())
-        return state[1]
+    return VersionMemory(set, PASSED_MAX)
 
 
 def fail(
