@@ -162,6 +162,7 @@ def issue(
     else:
         expires_at = now + (access_ttl or _seconds("ACCESS_TOKEN_TTL"))
     reserved = {"id": family_id} if family_id is not None else {}
+    scope = " ".join(scopes)
     family = insert(
         TokenFamily,
         **reserved,
@@ -169,14 +170,14 @@ def issue(
         user=user,
         client_secret=client_secret,
         grant_type=grant_type,
-        scope=" ".join(scopes),
+        scope=scope,
         audience=audience,
         nonce=nonce,
         auth_time=auth_time,
         created_at=now,
         expires_at=expires_at,
     )
-    refresh_scope = " ".join(scopes) if refresh else None
+    refresh_scope = scope if refresh else None
     return _body(
         family,
         client,
