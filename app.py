@@ -176,8 +176,7 @@ class DiscoveryFastPath:
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
-            ("ETag", f'"{etag}"'),
-            ("Cache-Control", metadata.CACHE_CONTROL),
+            *metadata.cache_headers(etag),  # as the view's json_document
             *hardening.PUBLIC_CORS_HEADERS,  # the metadata blueprint's CORS
         ]
         started = environ.get(logs.STARTED_KEY)

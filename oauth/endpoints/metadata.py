@@ -131,6 +131,11 @@ def etag_of(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
+def cache_headers(etag: str) -> list[tuple[str, str]]:
+    """Every discovery document's and the JWKS's validator and caching (RFC 8414 §3)."""
+    return [("ETag", f'"{etag}"'), ("Cache-Control", CACHE_CONTROL)]
+
+
 def json_document(body: bytes, etag: str) -> Response:
     """`body` as JSON with its ETag, or 304 when the client has it (RFC 9110 §13.1.2).
 
@@ -139,7 +144,7 @@ def json_document(body: bytes, etag: str) -> Response:
     """
     req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
     cached = "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(etag)
-    headers = [("ETag", f'"{etag}"'), ("Cache-Control", CACHE_CONTROL)]
+    headers = cache_headers(etag)
     if cached:
         return Response(status=304, headers=headers)
     return Response(body, headers=headers, content_type="application/json")
