@@ -82,7 +82,7 @@ def gatehouse_calls(count: int, postgresql: str | None = None) -> dict[str, Call
     def token(body: str, headers: dict[str, str] = auth) -> None:
         form("/oauth2/token", body, headers)
 
-    return {
+    calls = {
         "metadata": lambda i: _check(client.get("/.well-known/oauth-authorization-server")),
         "jwks": lambda i: _check(client.get("/oauth2/jwks")),
         "token: authorization_code": lambda i: token(codes[i]),
@@ -99,8 +99,21 @@ def gatehouse_calls(count: int, postgresql: str | None = None) -> dict[str, Call
             client.get("/api/v2/users/me", headers={"Authorization": f"Bearer {access[i]}"})
         ),
     }
+    assert tuple(calls) == ENDPOINTS, "ENDPOINTS names what this measures"
+    return calls
 
 
+ENDPOINTS = (  # what gatehouse_calls measures, in its order
+    "metadata",
+    "jwks",
+    "token: authorization_code",
+    "token: authorization_code + id_token",
+    "token: authorization_code + id_token (ES256)",
+    "token: refresh_token",
+    "token: client_credentials",
+    "introspection",
+    "GET /api/v2/users/me",
+)
 FLOOR_OF = {
     "metadata": "floor: JSON",
     "jwks": "floor: JSON",

@@ -1,0 +1,93 @@
+"""Instructions per request of each endpoint and its floor: a CPU measure no other load moves.
+
+`bench.micro` counts CPU time, which a busy machine still moves by 10-30%: too much to see a
+change worth 3%. This counts the instructions the process executes, under valgrind's
+cachegrind (`valgrind --tool=cachegrind --cache-sim=no`), which is exact and repeatable.
+Each endpoint runs in two child processes with the same set-up as `bench.micro` (the same
+fixtures, the same test client), one making FEW requests and the other MANY: the difference
+of their totals over MANY - FEW is one request's cost, start-up and set-up cancelled out.
+
+It leaves out what instructions do not show: cache misses, and the kernel's work (fsync, the
+WAL's writes), which `bench.micro` includes. Use it to compare two versions of the code;
+use `bench.micro` and `make bench` for how far an endpoint is from its floor.
+
+    python -m bench.instructions [--only "token: refresh_token,introspection"]
+                                 [--requests 100,400] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench import micro, server
+
+VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
+FLOORS = ("floor: JSON", "floor: SELECT", "floor: INSERT")
+
+
+def child(name: str, requests: int, setup_for: int) -> None:
+    """Make `requests` requests of endpoint `name` after `bench.micro`'s set-up for
+    `setup_for` requests (the same in both children, whatever `requests` is), in databases
+    of its own (children run side by side)."""
+    server.OUT = Path(tempfile.mkdtemp(prefix="gatehouse-instructions-"))
+    try:
+        if name in FLOORS:
+            call = micro.floor_calls()[name]
+        else:
+            call = micro.gatehouse_calls(setup_for + 1)[name]
+        call(setup_for)  # warm up, with a pool entry no measured request uses
+        for i in range(requests):
+            call(i)
+    finally:
+        shutil.rmtree(server.OUT)
+
+
+def instructions(name: str, requests: int, setup_for: int) -> int:
+    """The total instructions of a child process making `requests` requests of `name`."""
+    command = [*VALGRIND, sys.executable, "-m", "bench.instructions", "--child", name]
+    command += ["--requests", f"{requests},{setup_for}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    found = TOTAL.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def per_request(name: str, few: int, many: int) -> float:
+    return (instructions(name, many, many) - instructions(name, few, many)) / (many - few)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated endpoint names")
+    parser.add_argument("--requests", default="100,400", help="FEW,MANY requests per child")
+    parser.add_argument("--jobs", type=int, default=2, help="endpoints measured at once")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    few, many = (int(n) for n in args.requests.split(","))
+    if args.child:
+        child(args.child, few, many)
+        return
+    if shutil.which("valgrind") is None:
+        parser.error("needs valgrind (Debian: apt-get install valgrind)")
+    names = [*FLOORS, *micro.ENDPOINTS]
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    names = [name for name in names if not only or name in only or name in FLOORS]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        costs = dict(zip(names, pool.map(lambda n: per_request(n, few, many), names), strict=True))
+    for name, cost in costs.items():
+        floor = None if name in FLOORS else micro.FLOOR_OF.get(name, "floor: INSERT")
+        ratio = f"  floor/endpoint {costs[floor] / cost:4.0%}" if floor else ""
+        print(f"{name:<45} {cost / 1000:8.0f} k instructions/request{ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
