@@ -18,13 +18,23 @@ def init_csrf(app: Flask) -> None:
 
     Flask-WTF's own hook looks the exemptions up before the method, on every request; this
     one asks the method first, so a GET (every discovery request, every page view) costs one
-    set lookup. The check itself is Flask-WTF's.
+    set lookup, and asks Flask-WTF whether an endpoint is exempt once, not on every POST
+    (exemptions are made in create_app, before the app serves). The check itself is
+    Flask-WTF's.
     """
     app.config.update(WTF_CSRF_CHECK_DEFAULT=False)  # Flask-WTF's hook stands aside for ours
     csrf.init_app(app)
     config = app.config
+    exempt: dict[str, bool] = {}  # endpoint -> exempted from the check
 
     @app.before_request
     def csrf_protect() -> None:
         if request.method in UNSAFE_METHODS and config["WTF_CSRF_ENABLED"]:
-            csrf.protect(apply_exemptions=True)
+            endpoint = request.endpoint
+            if endpoint is None:  # no route: the 404 or 405 follows (Flask-WTF skips it too)
+                return
+            skip = exempt.get(endpoint)
+            if skip is None:
+                skip = exempt[endpoint] = csrf._is_exempt()  # Flask-WTF's own rule
+            if not skip:
+                csrf.protect()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
-from oauth.errors import InvalidClient, answer_oauth_errors_as_json, no_store
+from oauth.errors import InvalidClient, answer_oauth_errors_as_json, json_no_store
 from oauth.params import form_param
 from oauth.rules.client_auth import authenticate_client
 from oauth.rules.introspection import introspect_token
@@ -20,4 +20,4 @@ def introspect():
         raise InvalidClient("Introspection is for confidential clients.")
     token = form_param(request.form, "token", required=True)
     form_param(request.form, "token_type_hint")
-    return no_store(jsonify(introspect_token(token, client)))
+    return json_no_store(introspect_token(token, client))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from oauth.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
     answer_oauth_errors_as_json,
-    no_store,
+    json_no_store,
 )
 from oauth.grants import GRANTS
 from oauth.params import form_param
@@ -28,4 +28,4 @@ def token():
     client, secret = authenticate_client(form, request.headers)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"This client may not use {grant_type}.")
-    return no_store(jsonify(grant(client, secret, form)))
+    return json_no_store(grant(client, secret, form))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, request
 from prometheus_client import (
@@ -67,6 +68,7 @@ class Metrics:
             multiprocess.MultiProcessCollector(self.registry, path=multiprocess_dir)
         # labels() validates and locks on each call; a request only needs a dict lookup.
         self._children: dict[tuple, tuple] = {}
+        self._issued: dict[str, Any] = {}  # grant type -> its tokens child
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float | None) -> None:
         key = (endpoint, method, status)
@@ -79,7 +81,10 @@ class Metrics:
             children[1].observe(seconds)
 
     def issued(self, grant_type: str) -> None:
-        self.tokens.labels(grant_type).inc()
+        child = self._issued.get(grant_type)
+        if child is None:
+            child = self._issued[grant_type] = self.tokens.labels(grant_type)
+        child.inc()
 
 
 def multiprocess_dir() -> str | None:
