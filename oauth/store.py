@@ -27,6 +27,7 @@ from models import (
     execute,
     first_raw,
     insert,
+    loaded,
     utcnow,
 )
 
@@ -167,6 +168,62 @@ def revoke_access_token(digest: bytes, client_id: int, now: datetime) -> int:
     """Revoke one access token if it was issued to `client_id` (RFC 7009 §2.1)."""
     cursor = execute(REVOKE_ACCESS, (_ms(now), digest, client_id))
     return cursor.rowcount
+
+
+# -- a new grant: its family and tokens (issue.py) -----------------------------------------
+
+FAMILY_COLUMNS = (
+    "client_id, user_id, client_secret_id, grant_type, scope, audience, nonce, auth_time,"
+    " created_at, expires_at"
+)
+# The id is the one a code's claim reserved, or, when none was (NULL), the next one: SQLite
+# numbers a NULL rowid itself, PostgreSQL draws it from the identity column's sequence.
+NEW_FAMILY = {
+    "sqlite": f"INSERT INTO token_family (id, {FAMILY_COLUMNS})"  # noqa: S608 - constants
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "postgresql": f"INSERT INTO token_family (id, {FAMILY_COLUMNS})"  # noqa: S608 - constants
+    f" VALUES (coalesce(?, {NEXT_FAMILY_ID['postgresql']}), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " RETURNING id",
+}
+
+
+def new_family(
+    family_id: int | None,
+    client_id: int,
+    user_id: int | None,
+    client_secret_id: int | None,
+    grant_type: str,
+    scope: str,
+    audience: str,
+    nonce: str | None,
+    auth_time: datetime | None,
+    now: datetime,
+    expires_at: datetime,
+) -> TokenFamily:
+    """Store a new token family (one fixed INSERT) and return it; `family_id` is an id reserved
+    for it (a code's claim), or None for the next one."""
+    when = (_ms(auth_time), _ms(now), _ms(expires_at))
+    params = (family_id, client_id, user_id, client_secret_id, grant_type, scope, audience, nonce)
+    cursor = execute(NEW_FAMILY[engine()], (*params, *when))
+    if family_id is None:  # sqlite3 reports the new id as lastrowid; psycopg only by RETURNING
+        family_id = cursor.lastrowid if engine() == "sqlite" else cursor.fetchone()[0]
+    return loaded(
+        TokenFamily,
+        {
+            "id": family_id,
+            "client": client_id,
+            "user": user_id,
+            "client_secret": client_secret_id,
+            "grant_type": grant_type,
+            "scope": scope,
+            "audience": audience,
+            "nonce": nonce,
+            "auth_time": auth_time,
+            "created_at": now,
+            "expires_at": expires_at,
+            "revoked_at": None,
+        },
+    )
 
 
 NEW_TOKEN = {

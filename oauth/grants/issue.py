@@ -6,7 +6,7 @@ signed JWT instead of `gat_...`, stored by the digest of its `jti`.
 Every grant creates a TokenFamily; its access and refresh tokens hang off it and read their
 client, user, audience and revocation from it, so one revocation reaches all of them. Callers
 run these functions inside their own transaction. Rows are written with one fixed INSERT
-each (models.insert, oauth/store.py), nothing re-read.
+each (oauth/store.py), nothing re-read.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from models import (
     TokenFamily,
     User,
     by_id,
-    insert,
     utcnow,
 )
 from oauth import crypto, store
@@ -161,21 +160,19 @@ def issue(
         expires_at = now + _seconds("REFRESH_TOKEN_ABSOLUTE_TTL")
     else:
         expires_at = now + (access_ttl or _seconds("ACCESS_TOKEN_TTL"))
-    reserved = {"id": family_id} if family_id is not None else {}
     scope = " ".join(scopes)
-    family = insert(
-        TokenFamily,
-        **reserved,
-        client=client,
-        user=user,
-        client_secret=client_secret,
-        grant_type=grant_type,
-        scope=scope,
-        audience=audience,
-        nonce=nonce,
-        auth_time=auth_time,
-        created_at=now,
-        expires_at=expires_at,
+    family = store.new_family(
+        family_id,
+        client.id,
+        user.id if isinstance(user, User) else user,
+        client_secret.id if client_secret is not None else None,
+        grant_type,
+        scope,
+        audience,
+        nonce,
+        auth_time,
+        now,
+        expires_at,
     )
     refresh_scope = scope if refresh else None
     return _body(
