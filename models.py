@@ -375,11 +375,12 @@ class ClientCache:
     def lookup(self, client_id: str, version: int | None = None) -> CachedClient | None:
         """The client, from the cache if it holds `version` (read here when not given: a
         caller that has just read the cache_version row passes its client_version)."""
-        if db.in_transaction():  # every transaction here is Peewee's atomic()
+        database = db.obj  # the proxy's target: one attribute lookup instead of three
+        if database.in_transaction():  # every transaction here is Peewee's atomic()
             return CachedClient.load(client_id)
         if version is None:
             (version,) = cache_versions(CLIENT_VERSION_SQL)
-        clients: dict[str, CachedClient] = self._clients.at(db.database, version)
+        clients: dict[str, CachedClient] = self._clients.at(database.database, version)
         entry = clients.get(client_id)
         if entry is None:
             entry = CachedClient.load(client_id)

@@ -81,9 +81,10 @@ def lookup_client(client_id: str, version: int | None = None) -> CachedClient | 
     Outside an app (scripts, rule tests), uncached."""
     if not has_app_context():
         return CachedClient.load(client_id)
-    cache = current_app.extensions.get(CACHE_KEY)
+    extensions = current_app.extensions
+    cache = extensions.get(CACHE_KEY)
     if cache is None:
-        cache = current_app.extensions[CACHE_KEY] = ClientCache()
+        cache = extensions[CACHE_KEY] = ClientCache()
     return cache.lookup(client_id, version)
 
 
@@ -145,13 +146,15 @@ def _cache_state() -> tuple[int | None, set[throttle.PassedKey] | None]:
     """This request's client_version and the throttle checks passed at its throttle_version:
     one read of the cache_version row serves both memories. (None, None) outside an app or
     inside a transaction (whose own uncommitted bumps could be rolled back)."""
-    if not has_app_context() or db.in_transaction():
+    database = db.obj  # the proxy's target: one attribute lookup instead of three
+    if not has_app_context() or database.in_transaction():
         return None, None
     client_version, throttle_version = cache_versions(CLIENT_AUTH_VERSIONS_SQL)
-    memory = current_app.extensions.get(PASSED_KEY)
+    extensions = current_app.extensions
+    memory = extensions.get(PASSED_KEY)
     if memory is None:
-        memory = current_app.extensions[PASSED_KEY] = throttle.passed_memory()
-    return client_version, memory.at(db.database, throttle_version)
+        memory = extensions[PASSED_KEY] = throttle.passed_memory()
+    return client_version, memory.at(database.database, throttle_version)
 
 
 def _authenticate(
