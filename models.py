@@ -29,7 +29,8 @@ from peewee import (
     TimestampField,
 )
 
-SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database and SQLite's files beside it
+# The database and the files beside it: SQLite's, and the write queue's (oauth/dialect.py).
+SQLITE_FILES = ("", "-wal", "-shm", "-journal", "-writer")
 
 
 def private_files(*paths: str, mode: int = 0o600) -> None:

@@ -25,7 +25,7 @@ def client_credentials(client: Client, secret: ClientSecret | None, form: MultiD
         )
     scopes = check_machine_scope(client, form_param(form, "scope"))
     audience = audience_for(resource_param(form), current_app.config["ISSUER"])
-    with db.atomic():
+    with db.atomic("IMMEDIATE"):  # a write transaction: it queues for the write lock
         return issue.issue(
             client,
             None,

@@ -5,9 +5,14 @@ write touches, or the advisory lock of write transactions (oauth/dialect.py)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+
 import psycopg
 import pytest
 from flask import jsonify
+from peewee import OperationalError
 
 from models import db, is_postgresql
 from oauth import dialect
@@ -142,3 +147,108 @@ def test_a_dropped_postgresql_connection_is_a_503_then_replaced(client, config):
     assert response.headers["Retry-After"].isdigit()
     assert client.get("/.well-known/oauth-authorization-server").status_code == 200
     assert db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] != pid
+
+
+# -- SQLite's write queue (oauth/dialect.py SqliteFileDatabase) --------------------------------
+
+
+def _queue_is_free(database: str) -> bool:
+    """Whether nobody holds the write queue of the SQLite file `database` (a probe of its lock)."""
+    fd = os.open(database + dialect.WRITER_QUEUE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing the descriptor also drops a lock the probe took
+    return True
+
+
+@pytest.fixture
+def sqlite_file(tmp_path):
+    database = dialect.SqliteFileDatabase(str(tmp_path / "queue.sqlite3"), {"busy_timeout": 50})
+    database.connect()
+    database.execute_sql("CREATE TABLE t (x INTEGER)")
+    yield database
+    database.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_write_transaction_holds_the_queue_until_it_ends(sqlite_file):
+    path = sqlite_file.database
+    assert _queue_is_free(path)
+    with sqlite_file.atomic("IMMEDIATE"):
+        sqlite_file.execute_sql("INSERT INTO t VALUES (1)")
+        assert not _queue_is_free(path)  # the next writer waits here, not in SQLite's sleeps
+    assert _queue_is_free(path)  # committed
+    with pytest.raises(RuntimeError), sqlite_file.atomic("IMMEDIATE"):
+        raise RuntimeError("the request failed")
+    assert _queue_is_free(path)  # rolled back
+    with sqlite_file.atomic():  # a plain transaction (reads first) does not queue
+        assert _queue_is_free(path)
+    assert sqlite_file.execute_sql("SELECT count(*) FROM t").fetchone()[0] == 1
+
+
+@pytest.mark.sqlite_only
+def test_a_writer_whose_begin_fails_leaves_the_queue(sqlite_file):
+    other = sqlite3.connect(sqlite_file.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # SQLite's own lock, taken outside the queue
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            sqlite_file.begin("IMMEDIATE")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert _queue_is_free(sqlite_file.database)
+
+
+@pytest.mark.sqlite_only
+def test_the_wait_for_the_queue_is_bounded_by_the_busy_timeout(sqlite_file):
+    fd = os.open(sqlite_file.database + dialect.WRITER_QUEUE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer that never ends
+    try:
+        with pytest.raises(OperationalError) as raised:
+            sqlite_file.begin("IMMEDIATE")
+    finally:
+        os.close(fd)
+    assert dialect.is_busy(raised.value)  # answered 503 + Retry-After, like SQLite's own
+    with sqlite_file.atomic("IMMEDIATE"):  # and the next one goes through
+        sqlite_file.execute_sql("INSERT INTO t VALUES (2)")
+
+
+@pytest.mark.sqlite_only
+def test_a_forked_worker_queues_with_its_own_descriptor(sqlite_file):
+    """A worker forked from a process that holds the queue must wait for it: a descriptor
+    inherited across fork shares the parent's lock and would let both in."""
+    with sqlite_file.atomic("IMMEDIATE"):
+        pid = os.fork()
+        if pid == 0:  # the child, on a connection of its own: the queue is taken
+            status = 1
+            try:
+                sqlite_file._state.reset()  # the parent's connection is the parent's
+                sqlite_file.connect()
+                sqlite_file.begin("IMMEDIATE")
+            except OperationalError as exc:
+                status = 0 if "write queue" in str(exc) else 2  # not SQLite's own lock
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.sqlite_only
+def test_a_code_redemption_meeting_a_held_queue_is_a_503(client, oauth_client, user, config):
+    """A code exchange waits for the queue at most GATEHOUSE_BUSY_TIMEOUT_MS, then 503."""
+    app_client, secret = oauth_client
+    verifier, challenge = pkce_pair()
+    code = make_code(app_client, user, challenge)
+    fd = os.open(config["DATABASE"] + dialect.WRITER_QUEUE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        response = redeem(client, app_client, secret, code, verifier)
+    finally:
+        os.close(fd)
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "temporarily_unavailable"
+    assert response.headers["Retry-After"].isdigit()
+    assert redeem(client, app_client, secret, code, verifier).status_code == 200  # still unused

@@ -1,6 +1,6 @@
-"""Secrets at rest (issue 9 §5): the database, its -wal and -shm, the secret key and backups are
-0600 and the instance folder 0700 whatever the umask; a backup is a new file created beside its
-target and renamed into place, never written through a symlink."""
+"""Secrets at rest (issue 9 §5): the database, its -wal, -shm and -writer, the secret key and
+backups are 0600 and the instance folder 0700 whatever the umask; a backup is a new file created
+beside its target and renamed into place, never written through a symlink."""
 
 from __future__ import annotations
 
@@ -34,11 +34,14 @@ def umask(request):
 def test_database_wal_and_shm_are_0600(umask, config):
     upgrade(config["DATABASE"])
     create_app(config)
+    suffixes = ("", "-wal", "-shm", "-writer")
     with db.connection_context():
         User.create(username="alice", sub="sub-alice")  # a write: -wal and -shm exist now
-        modes = {suffix: mode(config["DATABASE"] + suffix) for suffix in ("", "-wal", "-shm")}
+        with db.atomic("IMMEDIATE"):  # a write transaction: it queued on -writer
+            pass
+        modes = {suffix: mode(config["DATABASE"] + suffix) for suffix in suffixes}
     db.close()
-    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600, "-writer": 0o600}
 
 
 def test_a_worker_creating_the_database_makes_it_0600(umask, config):
