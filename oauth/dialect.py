@@ -137,7 +137,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
     def __init__(self, path: str, pragmas: dict) -> None:
         super().__init__(path, pragmas=pragmas)
         self.busy_timeout_s = pragmas["busy_timeout"] / 1000
-        self._queue = threading.local()  # this thread's descriptor of the queue file
+        self._queue = threading.local()  # this thread's _QueueFile, and whether it holds it
 
     def begin(self, lock: str | None = None) -> None:
         queued = lock == "IMMEDIATE" and self._take_turn()
@@ -165,14 +165,13 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
         if self.database == ":memory:" or self.database.startswith("file:"):
             return False
         queue = self._queue
-        if getattr(queue, "pid", None) != os.getpid():  # a descriptor from before a fork is
-            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC  # shared with the parent: not ours
-            queue.fd = os.open(self.database + WRITER_QUEUE, flags, 0o600)
+        if getattr(queue, "pid", None) != os.getpid():  # one opened before a fork is the
+            queue.file = _QueueFile(self.database + WRITER_QUEUE)  # parent's: never ours
             queue.pid, queue.held = os.getpid(), False
         pause, deadline = QUEUE_PAUSES[0], None
         while True:
             try:
-                fcntl.flock(queue.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(queue.file.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 queue.held = True
                 return True
             except BlockingIOError:
@@ -187,7 +186,18 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
         queue = self._queue
         if getattr(queue, "held", False) and queue.pid == os.getpid():
             queue.held = False
-            fcntl.flock(queue.fd, fcntl.LOCK_UN)
+            fcntl.flock(queue.file.fd, fcntl.LOCK_UN)
+
+
+class _QueueFile:
+    """One thread's descriptor of the queue file (0600, like the database beside it), closed
+    with the thread's locals: a development server starts a thread per request."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
 
 
 def open_database(target: str, busy_timeout_ms: int = PRAGMAS["busy_timeout"]) -> Database:

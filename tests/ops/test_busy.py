@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
 
 import psycopg
 import pytest
@@ -252,3 +253,21 @@ def test_a_code_redemption_meeting_a_held_queue_is_a_503(client, oauth_client, u
     assert response.get_json()["error"] == "temporarily_unavailable"
     assert response.headers["Retry-After"].isdigit()
     assert redeem(client, app_client, secret, code, verifier).status_code == 200  # still unused
+
+
+@pytest.mark.sqlite_only
+def test_a_thread_that_ends_closes_its_queue_file(sqlite_file):
+    """A development server starts a thread per request: each one's queue file must go with
+    it, or every request would leave a descriptor open."""
+
+    def write() -> None:
+        with sqlite_file.connection_context(), sqlite_file.atomic("IMMEDIATE"):
+            sqlite_file.execute_sql("INSERT INTO t VALUES (3)")
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join()
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # not one per thread
+    assert sqlite_file.execute_sql("SELECT count(*) FROM t").fetchone()[0] == 20
