@@ -126,7 +126,8 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
     25, 25, 50, 50, 100 ms (its default busy handler): behind a commit of a millisecond the
     next writer can sleep tens of them, while the worker that held the lock takes it again
     for its next request. Write transactions here (IMMEDIATE) first take an exclusive lock of
-    a file beside the database (`<database>-writer`), retrying every 50-100 µs, for at most
+    a file beside the database (`<database>-writer`), retrying every 50-100 µs (the threads
+    of one process take turns on a lock in front of it, so one of them retries), for at most
     busy_timeout: past it, "database is locked", answered 503 like SQLite's own (`is_busy`).
     SQLite's lock still decides; this is only a queue in front of it, as WRITER_LOCK is on
     PostgreSQL (a write outside it, an autocommit statement or another program, waits as
@@ -138,6 +139,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
         super().__init__(path, pragmas=pragmas)
         self.busy_timeout_s = pragmas["busy_timeout"] / 1000
         self._queue = threading.local()  # this thread's _QueueFile, and whether it holds it
+        self._threads = (os.getpid(), threading.Lock())  # this process's threads queue here
 
     def begin(self, lock: str | None = None) -> None:
         queued = lock == "IMMEDIATE" and self._take_turn()
@@ -164,20 +166,26 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
         """Hold the queue file's lock; False for a database that is not a file."""
         if self.database == ":memory:" or self.database.startswith("file:"):
             return False
-        queue = self._queue
-        if getattr(queue, "pid", None) != os.getpid():  # one opened before a fork is the
-            queue.file = _QueueFile(self.database + WRITER_QUEUE)  # parent's: never ours
-            queue.pid, queue.held = os.getpid(), False
-        pause, deadline = QUEUE_PAUSES[0], None
+        pid, queue = os.getpid(), self._queue
+        if getattr(queue, "pid", None) != pid:  # one opened before a fork is the parent's
+            queue.file = _QueueFile(self.database + WRITER_QUEUE)
+            queue.pid, queue.held = pid, False
+        if self._threads[0] != pid:  # one copied by fork may be held by a parent's thread
+            self._threads = (pid, threading.Lock())
+        # Threads of one process wait on a lock, which hands on at once; one of them at a time
+        # polls the file (its lock is what excludes the other processes, and threads too).
+        threads, deadline = self._threads[1], time.monotonic() + self.busy_timeout_s
+        if not threads.acquire(timeout=self.busy_timeout_s):
+            raise OperationalError("database is locked (the write queue)")
+        pause = QUEUE_PAUSES[0]
         while True:
             try:
                 fcntl.flock(queue.file.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                queue.held = True
+                queue.held, queue.threads = True, threads
                 return True
             except BlockingIOError:
-                now = time.monotonic()
-                deadline = deadline or now + self.busy_timeout_s
-                if now >= deadline:
+                if time.monotonic() >= deadline:
+                    threads.release()
                     raise OperationalError("database is locked (the write queue)") from None
                 time.sleep(pause)
                 pause = min(pause * 2, QUEUE_PAUSES[1])
@@ -187,6 +195,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
         if getattr(queue, "held", False) and queue.pid == os.getpid():
             queue.held = False
             fcntl.flock(queue.file.fd, fcntl.LOCK_UN)
+            queue.threads.release()
 
 
 class _QueueFile:
