@@ -67,24 +67,22 @@ class Metrics:
             self.registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(self.registry, path=multiprocess_dir)
         # labels() validates and locks on each call; a request only needs a dict lookup.
-        self._children: dict[tuple, tuple] = {}
-        self._issued: dict[str, Any] = {}  # grant type -> its tokens child
+        self._children: dict[tuple, Any] = {}  # (metric, label values) -> its child
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float | None) -> None:
-        key = (endpoint, method, status)
-        children = self._children.get(key)
-        if children is None:
-            requests = self.requests.labels(endpoint, method, str(status))
-            children = self._children[key] = (requests, self.latency.labels(endpoint))
-        children[0].inc()
+        self._child(self.requests, endpoint, method, str(status)).inc()
         if seconds is not None:
-            children[1].observe(seconds)
+            self._child(self.latency, endpoint).observe(seconds)
 
     def issued(self, grant_type: str) -> None:
-        child = self._issued.get(grant_type)
-        if child is None:
-            child = self._issued[grant_type] = self.tokens.labels(grant_type)
-        child.inc()
+        self._child(self.tokens, grant_type).inc()
 
 
 def multiprocess_dir() -> str | None:
