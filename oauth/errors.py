@@ -188,10 +188,10 @@ def no_store(response: Response) -> Response:
 _JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=DefaultJSONProvider.default)
 
 
-def json_no_store(body: dict) -> Response:
-    """`no_store(jsonify(body))` built in one step, the same bytes and headers: the answer of
-    every token and introspection request (RFC 6749 §5.1: never cached)."""
-    return Response(_JSON.encode(body) + "\n", headers=_JSON_NO_STORE)
+def json_no_store(body: dict, status: int = 200) -> Response:
+    """`no_store(jsonify(body))` built in one step, the same bytes and headers: every JSON
+    answer that carries a token, a secret or a user's claims (RFC 6749 §5.1: never cached)."""
+    return Response(_JSON.encode(body) + "\n", status=status, headers=_JSON_NO_STORE)
 
 
 def add_query(uri: str, params: dict[str, str | None]) -> str:

@@ -7,14 +7,19 @@ RFC 8628 rule, and the grant the token endpoint runs, is in oauth/grants/device_
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from models import DeviceCode, audit, db, utcnow
 from oauth.constants import DEVICE_CODE_GRANT, DEVICE_VERIFICATION_PATH
-from oauth.errors import TooManyRequests, UnauthorizedClient, answer_oauth_errors_as_json, no_store
+from oauth.errors import (
+    TooManyRequests,
+    UnauthorizedClient,
+    answer_oauth_errors_as_json,
+    json_no_store,
+)
 from oauth.grants import device_code as rules
 from oauth.params import form_param
 from oauth.rules import consent, throttle
@@ -49,15 +54,15 @@ def device_authorization():
     audience = audience_for(resource, issuer)
     device_code, user_code = rules.create_device_code(client, scopes, resource, audience)
     shown = rules.format_user_code(user_code)
-    return no_store(
-        jsonify(
-            device_code=device_code,
-            user_code=shown,
-            verification_uri=f"{issuer}{DEVICE_VERIFICATION_PATH}",
-            verification_uri_complete=f"{issuer}{DEVICE_VERIFICATION_PATH}?user_code={shown}",
-            expires_in=int(current_app.config["DEVICE_CODE_TTL"]),
-            interval=rules.INTERVAL,
-        )
+    return json_no_store(
+        {
+            "device_code": device_code,
+            "user_code": shown,
+            "verification_uri": f"{issuer}{DEVICE_VERIFICATION_PATH}",
+            "verification_uri_complete": f"{issuer}{DEVICE_VERIFICATION_PATH}?user_code={shown}",
+            "expires_in": int(current_app.config["DEVICE_CODE_TTL"]),
+            "interval": rules.INTERVAL,
+        }
     )
 
 

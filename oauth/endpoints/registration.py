@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import click
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from models import Client, ClientSecret, InitialAccessToken, audit, db, utcnow
 from oauth import crypto
@@ -24,6 +24,7 @@ from oauth.errors import (
     InvalidToken,
     TooManyRequests,
     answer_oauth_errors_as_json,
+    json_no_store,
     no_store,
 )
 from oauth.manage import apps
@@ -131,7 +132,7 @@ def register():
     clean = check_client_metadata(read_json())
     client, secret, token = save_registration(clean, initial)
     info = client_information(client, current_app.config["ISSUER"], secret, token)
-    return no_store(jsonify(info)), 201
+    return json_no_store(info, 201)
 
 
 def registered_client(client_id: str) -> tuple[Client, str]:
@@ -179,7 +180,7 @@ def configuration(client_id: str):
         clean = check_update(client, read_json())
         apps.update_client(client, clean, "dcr", client_ip())
     # RFC 7592 §3 requires the token in the response; it is the one the client just sent.
-    return no_store(jsonify(client_information(client, issuer, token=token)))
+    return json_no_store(client_information(client, issuer, token=token))
 
 
 # -- CLI -----------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ resource server cannot replay it here.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app
 
-from oauth.errors import OAuthError, json_error, no_store
+from oauth.errors import OAuthError, json_error, json_no_store
 from oauth.params import presented_token
 from oauth.rules.bearer import challenge, find_access_token
 from oauth.rules.id_token import user_claims
@@ -32,4 +32,4 @@ def userinfo():
     scopes = row.scope.split()
     if "openid" not in scopes:
         return challenge(403, "insufficient_scope", "The openid scope is required.", "openid")
-    return no_store(jsonify(user_claims(row.user, scopes)))
+    return json_no_store(user_claims(row.user, scopes))
