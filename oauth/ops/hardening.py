@@ -117,9 +117,10 @@ def cors_headers(path: str, blueprint: str | None) -> Pairs:
 WSGIHeaders = list[tuple[str, str]]
 
 
-def finish_headers(environ: dict[str, Any], headers: WSGIHeaders) -> WSGIHeaders:
-    """A finished response's WSGI header list with CORS (which replaces what a view set) and
-    the security defaults (which a view may override: it set that header itself).
+def finish_headers(environ: dict[str, Any], headers: WSGIHeaders, owned: Pairs = ()) -> WSGIHeaders:
+    """A finished response's WSGI header list with CORS and `owned` (the outer middleware's
+    own, the request id), which replace what a view set, and the security defaults, which a
+    view may override (it set that header itself). One pass over the view's headers.
 
     Called by the outermost middleware (oauth/ops/logs.py) on every response the app makes.
     """
@@ -127,23 +128,25 @@ def finish_headers(environ: dict[str, Any], headers: WSGIHeaders) -> WSGIHeaders
     # WSGI layer's own request object), and no blueprint.
     request_ = environ.get("werkzeug.request")
     path = getattr(request_, "path", None) or environ.get("PATH_INFO", "")
-    blueprint = getattr(request_, "blueprint", None)
-    cors = cors_headers(path, blueprint)
-    if cors:
-        replaced = {name.lower() for name, _ in cors}
-        headers = [pair for pair in headers if pair[0].lower() not in replaced]
-        headers.extend(cors)
+    cors = cors_headers(path, getattr(request_, "blueprint", None))
+    replaced = {name.lower() for name, _ in cors + owned}
+    finished: WSGIHeaders = []
     present = set()
     page = False
-    for name, value in headers:
-        lower = name.lower()
+    for pair in headers:
+        lower = pair[0].lower()
+        if lower in replaced:
+            continue
+        finished.append(pair)
         present.add(lower)
         if lower == "content-type":
-            page = value.partition(";")[0].strip() == "text/html"  # werkzeug's `mimetype`
+            page = pair[1].partition(";")[0].strip() == "text/html"  # werkzeug's `mimetype`
+    finished.extend(cors)
     # Pages and APIs show per-user data; public metadata sets its own Cache-Control.
     public = path.startswith("/.well-known/") or path == "/oauth2/jwks"
-    headers.extend(pair for lower, pair in DEFAULTS[page, public] if lower not in present)
-    return headers
+    finished.extend(pair for lower, pair in DEFAULTS[page, public] if lower not in present)
+    finished.extend(owned)
+    return finished
 
 
 def check_body() -> None:

@@ -52,8 +52,8 @@ class RequestId:
 
     It also notes when the request came in (`STARTED_KEY`, for the latency metric), and it is
     the one place that sees every response's finished header list: `finish(environ,
-    headers)`, if given, returns it with the headers every response gets (the security
-    headers and CORS of oauth/ops/hardening.py), all in one pass.
+    headers, owned)`, if given, returns it with the headers every response gets (the security
+    headers and CORS of oauth/ops/hardening.py) and `owned` (the request id), in one pass.
     """
 
     def __init__(
@@ -67,11 +67,11 @@ class RequestId:
         finish = self.finish
 
         def start_with_id(status: str, headers: list, exc_info: Any = None) -> Callable:
+            ours = ((HEADER, request_id),)  # replaces any the app set
             if finish is not None:
-                headers = finish(environ, headers)
-            if any(name.lower() == HEADER_LOWER for name, _ in headers):  # ours, not the app's
-                headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER]
-            headers.append((HEADER, request_id))
+                headers = finish(environ, headers, ours)
+            else:
+                headers = [(k, v) for k, v in headers if k.lower() != HEADER_LOWER] + list(ours)
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start_with_id)
