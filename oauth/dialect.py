@@ -51,6 +51,7 @@ POSTGRESQL = "postgresql://"  # the scheme libpq, psycopg and Peewee all read as
 WRITER_LOCK = 0x4761_7465_686F_7573
 WRITER_QUEUE = "-writer"  # beside a SQLite file: the queue of its write transactions
 QUEUE_PAUSES = (0.000_05, 0.000_1)  # seconds between tries for the queue: first, longest
+QUEUE_BUSY = "database is locked (the write queue)"  # is_busy() reads it as SQLite's own
 # SQLSTATEs that mean "try again": serialization_failure, deadlock_detected, lock_not_available,
 # and the server shutting down or starting (admin_shutdown, crash_shutdown, cannot_connect_now).
 RETRY_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
@@ -176,7 +177,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
         # polls the file (its lock is what excludes the other processes, and threads too).
         threads, deadline = self._threads[1], time.monotonic() + self.busy_timeout_s
         if not threads.acquire(timeout=self.busy_timeout_s):
-            raise OperationalError("database is locked (the write queue)")
+            raise OperationalError(QUEUE_BUSY)
         pause = QUEUE_PAUSES[0]
         while True:
             try:
@@ -186,7 +187,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     threads.release()
-                    raise OperationalError("database is locked (the write queue)") from None
+                    raise OperationalError(QUEUE_BUSY) from None
                 time.sleep(pause)
                 pause = min(pause * 2, QUEUE_PAUSES[1])
 

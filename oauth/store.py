@@ -204,9 +204,10 @@ def new_family(
     for it (a code's claim), or None for the next one."""
     when = (_ms(auth_time), _ms(now), _ms(expires_at))
     params = (family_id, client_id, user_id, client_secret_id, grant_type, scope, audience, nonce)
-    cursor = execute(NEW_FAMILY[engine()], (*params, *when))
+    name = engine()
+    cursor = execute(NEW_FAMILY[name], (*params, *when))
     if family_id is None:  # sqlite3 reports the new id as lastrowid; psycopg only by RETURNING
-        family_id = cursor.lastrowid if engine() == "sqlite" else cursor.fetchone()[0]
+        family_id = cursor.lastrowid if name == "sqlite" else cursor.fetchone()[0]
     return loaded(
         TokenFamily,
         {
