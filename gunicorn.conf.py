@@ -55,6 +55,16 @@ def on_starting(server):
     reset_directory(metrics_dir)
 
 
+def post_worker_init(worker) -> None:
+    """In each worker, once its app is loaded: on SQLite, a thread checkpoints the WAL, so
+    no request waits for a checkpoint (oauth/dialect.py, Checkpointer)."""
+    from models import db
+    from oauth.dialect import SqliteFileDatabase
+
+    if isinstance(db.obj, SqliteFileDatabase):
+        db.obj.checkpoint_in_background()
+
+
 def child_exit(server, worker):
     """In the master, when a worker is gone: its counters stay, its live gauges go."""
     from prometheus_client import multiprocess

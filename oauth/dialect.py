@@ -28,17 +28,21 @@
   The request itself is never re-run: its earlier transactions may have committed.
 - Connections: each worker keeps one. A PostgreSQL server can drop it (restart, failover);
   the request that finds out gets a 503, and the next one opens a new connection (app.py).
-- Upkeep: the WAL checkpoint, file modes and `db backup` are SQLite's; PostgreSQL's own
-  tools (autovacuum, pg_dump) do that work there.
+- Upkeep: the WAL checkpoint (in the background in each gunicorn worker, `Checkpointer`),
+  file modes and `db backup` are SQLite's; PostgreSQL's own tools (autovacuum, pg_dump) do
+  that work there.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
+import sqlite3
 import threading
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -52,6 +56,8 @@ WRITER_LOCK = 0x4761_7465_686F_7573
 WRITER_QUEUE = "-writer"  # beside a SQLite file: the queue of its write transactions
 QUEUE_PAUSES = (0.000_05, 0.000_1)  # seconds between tries for the queue: first, longest
 QUEUE_BUSY = "database is locked (the write queue)"  # is_busy() reads it as SQLite's own
+CHECKPOINT_PAUSES = (0.02, 1.0)  # seconds between background checkpoints: writes seen, idle
+BACKSTOP_PAGES = 4000  # with a Checkpointer, a commit checkpoints itself only past this WAL
 # SQLSTATEs that mean "try again": serialization_failure, deadlock_detected, lock_not_available,
 # and the server shutting down or starting (admin_shutdown, crash_shutdown, cannot_connect_now).
 RETRY_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
@@ -197,6 +203,78 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
             queue.held = False
             fcntl.flock(queue.file.fd, fcntl.LOCK_UN)
             queue.threads.release()
+
+    def checkpoint_in_background(self) -> Checkpointer | None:
+        """Start this process's Checkpointer; from then on this process's connections leave
+        the checkpoint to it up to BACKSTOP_PAGES. None for a database that is not a file."""
+        if self.database == ":memory:" or self.database.startswith("file:"):
+            return None
+        backstop = ("wal_autocheckpoint", BACKSTOP_PAGES)
+        self._pragmas = [*(p for p in self._pragmas if p[0] != backstop[0]), backstop]
+        if not self.is_closed():  # this thread's connection, opened before (create_app)
+            self.connection().execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        checkpointer = Checkpointer(self.database)
+        checkpointer.start()
+        return checkpointer
+
+
+class Checkpointer(threading.Thread):
+    """Copies a SQLite file's WAL into the database in the background, so no request waits
+    for it (gunicorn.conf.py starts one in each worker).
+
+    Left to itself, SQLite checkpoints inside the commit that takes the WAL past 1,000 pages
+    (wal_autocheckpoint). In a large database that commit writes hundreds of pages spread
+    over the file and fsyncs it, while the next writers wait in the queue. At a million
+    grants a code exchange's p99 was 1.2-1.9x an empty database's; with this thread, 1.0x
+    (bench/notes.md, session 6). A PASSIVE checkpoint waits for no reader or writer: it
+    copies what no reader still needs, and the next writer starts the WAL over once all of it
+    is copied. It runs every 20 ms while writes come (each run's fsync delays the commits
+    that meet it, so short runs beat long ones), and backs off to once a second while none
+    do. The commits of this process checkpoint themselves only past BACKSTOP_PAGES, in case
+    this thread falls behind or stops.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="gatehouse-checkpoint", daemon=True)
+        self.path = path
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        # mode=rw: a database removed under a running server is not created again, empty.
+        uri = Path(self.path).absolute().as_uri() + "?mode=rw"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            try:
+                # FULL: the database file is fsynced before the WAL it was copied from is reused.
+                conn.execute("PRAGMA synchronous = FULL")
+                self._loop(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            logging.getLogger(__name__).warning(
+                "WAL checkpoints of %s stopped (%s); commits checkpoint past %d pages",
+                self.path,
+                exc,
+                BACKSTOP_PAGES,
+            )
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        pause, seen = CHECKPOINT_PAUSES[0], None
+        while not self.stopping.wait(pause):
+            _busy, wal_pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            pause = next_pause(pause, wrote=wal_pages != seen)
+            seen = wal_pages
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
+def next_pause(pause: float, wrote: bool) -> float:
+    """The Checkpointer's next pause: the shortest while the WAL changes, doubling up to the
+    longest while it does not."""
+    shortest, longest = CHECKPOINT_PAUSES
+    return shortest if wrote else min(pause * 2, longest)
 
 
 class _QueueFile:
