@@ -9,7 +9,9 @@ of their totals over MANY - FEW is one request's cost, start-up and set-up cance
 
 It leaves out what instructions do not show: cache misses, and the kernel's work (fsync, the
 WAL's writes), which `bench.micro` includes. Use it to compare two versions of the code;
-use `bench.micro` and `make bench` for how far an endpoint is from its floor.
+use `bench.micro` and `make bench` for how far an endpoint is from its floor. The two
+`sql: ...` rows are the floor INSERT's and a code exchange's statements alone, through
+`sqlite3` (bench/sql_only.py): what SQLite costs of each, without Flask and Peewee.
 
     python -m bench.instructions [--only "token: refresh_token,introspection"]
                                  [--requests 100,400] [--jobs 2]
@@ -26,7 +28,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import micro, server
+from bench import micro, server, sql_only
 
 VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
 TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
@@ -41,6 +43,8 @@ def child(name: str, requests: int, setup_for: int) -> None:
     try:
         if name in FLOORS:
             call = micro.floor_calls()[name]
+        elif name in sql_only.NAMES:
+            call = sql_only.calls(setup_for + 1)[name]
         else:
             call = micro.gatehouse_calls(setup_for + 1)[name]
         call(setup_for)  # warm up, with a pool entry no measured request uses
@@ -78,13 +82,14 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         parser.error("needs valgrind (Debian: apt-get install valgrind)")
-    names = [*FLOORS, *micro.ENDPOINTS]
+    names = [*FLOORS, *micro.ENDPOINTS, *sql_only.NAMES]
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     names = [name for name in names if not only or name in only or name in FLOORS]
     with ThreadPoolExecutor(args.jobs) as pool:
         costs = dict(zip(names, pool.map(lambda n: per_request(n, few, many), names), strict=True))
     for name, cost in costs.items():
-        floor = None if name in FLOORS else micro.FLOOR_OF.get(name, "floor: INSERT")
+        measured = name not in FLOORS and name not in sql_only.NAMES
+        floor = micro.FLOOR_OF.get(name, "floor: INSERT") if measured else None
         ratio = f"  floor/endpoint {costs[floor] / cost:4.0%}" if floor else ""
         print(f"{name:<45} {cost / 1000:8.0f} k instructions/request{ratio}", flush=True)
 

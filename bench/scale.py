@@ -3,6 +3,7 @@ SQLite or on PostgreSQL (its size from pg_database_size and pg_relation_size).""
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 from dataclasses import dataclass, field
@@ -52,6 +53,23 @@ def _size(database: str) -> int:
     finally:
         conn.close()
     return Path(database).stat().st_size
+
+
+def _flush(database: str) -> None:
+    """Put the bulk load on disk before the server starts, as the server's own writes
+    (synchronous=FULL) always are. Loaded without fsync, 250 MB would wait in the page cache
+    for the server's first checkpoint to flush them: a stall of ~100 ms in the first second of
+    the code exchanges, which made their 5-second p99 (bench/notes.md, session 6).
+    PostgreSQL's bulk load only defers its WAL flush by a fraction of a second."""
+    if is_postgresql_url(database):
+        return
+    for path in (database, database + "-wal"):
+        if os.path.exists(path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def _table_sizes(database: str) -> dict[str, int]:
@@ -125,6 +143,7 @@ def run(
     for start in range(0, million, CHUNK):
         fixtures.mint_grants(conn, setup, f"scale-bulk-{start}", min(CHUNK, million - start))
     conn.close()
+    _flush(database)
     result.size_big = _size(database)
     result.tables = _table_sizes(database)
     rng = random.Random(6)
