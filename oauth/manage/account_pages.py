@@ -60,12 +60,12 @@ class RevokeForm(FlaskForm):
 
 @dataclass
 class AuthorizedApp:
-    """What the user granted one app: scopes, audiences, and when it last got a token."""
+    """What the user granted one app: scopes, audiences, and when the user last authorized it."""
 
     client: Client
     scopes: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
-    last_used: datetime | None = None
+    last_authorized: datetime | None = None
 
     def add(self, scope: str, audience: str) -> None:
         self.scopes += [s for s in scope.split() if s not in self.scopes]
@@ -74,7 +74,8 @@ class AuthorizedApp:
 
 
 def authorized_apps(user: User) -> list[AuthorizedApp]:
-    """Apps with a remembered consent or a live token family for `user`, newest use first."""
+    """Apps with a remembered consent or a live token family for `user`, the most recently
+    authorized first."""
     apps: dict[int, AuthorizedApp] = {}
     consents = Consent.select(Consent, Client).join(Client).where(Consent.user == user)
     for row in consents:
@@ -90,16 +91,17 @@ def authorized_apps(user: User) -> list[AuthorizedApp]:
     )
     for row in families:
         apps.setdefault(row.client.id, AuthorizedApp(row.client)).add(row.scope, row.audience)
-    # The newest grant (sign-in or device approval) stands for "last used": tokens carry no
-    # user and are not indexed by family (migrations.sql, block 7), so refreshes don't count.
-    last_used = (
+    # "Last authorized" is the newest grant (a sign-in or a device approval), and the page
+    # says so: tokens carry no user and are not indexed by family (migrations.sql, block 7),
+    # so a refresh or a token's use is not recorded per user.
+    last_authorized = (
         TokenFamily.select(TokenFamily.client, fn.MAX(TokenFamily.created_at).alias("newest"))
         .where(TokenFamily.user == user, TokenFamily.client.in_(list(apps)))
         .group_by(TokenFamily.client)
     )
-    for row in last_used.namedtuples():
-        apps[row.client].last_used = TokenFamily.created_at.python_value(row.newest)
-    return sorted(apps.values(), key=lambda a: a.last_used or datetime.min, reverse=True)
+    for row in last_authorized.namedtuples():
+        apps[row.client].last_authorized = TokenFamily.created_at.python_value(row.newest)
+    return sorted(apps.values(), key=lambda a: a.last_authorized or datetime.min, reverse=True)
 
 
 def revoke_app(user: User, client: Client) -> int:

@@ -101,9 +101,20 @@ def test_lists_consented_and_token_apps(client, user, notes, calendar):
     assert "Notes MCP" in html and "https://mcp.example.com/</span><wbr>mcp" in html
     assert "Gatehouse account API" in html
     assert "Not reviewed" in html  # the dynamically registered one
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", html)  # Calendar's last use
-    assert html.index("Calendar App") < html.index("Notes App")  # most recently used first
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", html)  # Calendar's last grant
+    assert html.index("Calendar App") < html.index("Notes App")  # most recently authorized first
     assert 'name="csrf_token"' in html
+
+
+def test_the_time_shown_is_the_last_authorization_and_says_so(client, user, notes):
+    """Tokens carry no user, so a refresh is not recorded per user: the column is the newest
+    grant, and its heading must not claim the app's last use."""
+    grant_tokens(notes, user, ago=3 * 86400)
+    sign_in(client)
+    html = client.get("/account/apps").get_data(as_text=True)
+    assert ">Last authorized</th>" in html and "Last used" not in html
+    shown = (utcnow() - timedelta(days=3)).strftime("%Y-%m-%d")
+    assert f"<td>{shown} " in html
 
 
 def test_revoked_or_expired_families_are_not_listed(client, user, notes):
