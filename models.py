@@ -6,6 +6,7 @@ the schema reads in one place beside migrations.sql); each class is short.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -49,10 +50,15 @@ def private_database(path: str) -> None:
 
     SQLite gives `-wal`, `-shm` and `-journal` the database file's mode; older files are
     tightened here too. The database holds the signing keys and every token hash.
+
+    An existing file is never opened here: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, including the SHARED lock by which this process's
+    other connections keep another process from deleting the WAL and the -shm under them.
     """
     if path == ":memory:" or path.startswith("file:"):
         return
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    with contextlib.suppress(FileExistsError):  # then chmod below, by name: no descriptor
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     private_files(*(path + suffix for suffix in SQLITE_FILES))
 
 

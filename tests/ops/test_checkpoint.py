@@ -3,13 +3,19 @@
 Each gunicorn worker runs a `dialect.Checkpointer` (gunicorn.conf.py); its commits then
 checkpoint themselves only past `BACKSTOP_PAGES`. "In the database file" below means in the
 main file alone, read from a copy of it without its WAL: what a checkpoint has copied there.
+
+With that thread a worker holds two connections, so a connection opening must never drop the
+locks of one already open (models.private_database).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -117,6 +123,29 @@ def test_it_checks_often_while_writes_come_and_backs_off_while_none_do():
 def test_not_for_a_database_that_is_not_a_file():
     memory = dialect.SqliteFileDatabase(":memory:", dict(PRAGMAS))
     assert memory.checkpoint_in_background() is None
+
+
+WRITE_AND_CLOSE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+conn.execute("INSERT INTO t VALUES (1)")
+conn.commit()
+conn.close()
+"""
+
+
+def test_opening_a_second_connection_keeps_the_first_ones_locks(database):
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it. If a
+    new connection's set-up did, another process closing its last connection would find
+    none held here, think itself the last, and delete the WAL and the -shm under this
+    process's connections: they would then read and write files nobody else sees."""
+    database.execute_sql("SELECT count(*) FROM t")  # this thread's connection: the WAL open
+    second = threading.Thread(target=lambda: database.execute_sql("SELECT count(*) FROM t"))
+    second.start()  # a second connection, as the Checkpointer's or a gthread worker's
+    second.join()
+    subprocess.run([sys.executable, "-c", WRITE_AND_CLOSE, database.database], check=True)
+    assert os.path.exists(database.database + "-wal")  # it knew it was not the last
+    assert database.execute_sql("SELECT count(*) FROM t").fetchone() == (1,)
 
 
 @pytest.mark.live
