@@ -45,6 +45,11 @@ def private_files(*paths: str, mode: int = 0o600) -> None:
             os.chmod(path, mode)
 
 
+def is_sqlite_file(path: str) -> bool:
+    """Whether SQLite's `path` names a file by its path (not `:memory:` or a `file:` URI)."""
+    return path != ":memory:" and not path.startswith("file:")
+
+
 def private_database(path: str) -> None:
     """Create the SQLite file 0600 before SQLite does (it would use 0644 minus the umask).
 
@@ -55,7 +60,7 @@ def private_database(path: str) -> None:
     POSIX lock this process holds on it, including the SHARED lock by which this process's
     other connections keep another process from deleting the WAL and the -shm under them.
     """
-    if path == ":memory:" or path.startswith("file:"):
+    if not is_sqlite_file(path):
         return
     with contextlib.suppress(FileExistsError):  # then chmod below, by name: no descriptor
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))

@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from peewee import Database, OperationalError, PostgresqlDatabase
 
-from models import PRAGMAS, PrivateSqliteDatabase, use_database
+from models import PRAGMAS, PrivateSqliteDatabase, is_sqlite_file, use_database
 
 POSTGRESQL = "postgresql://"  # the scheme libpq, psycopg and Peewee all read as a URL
 # pg_advisory_xact_lock key of the write transactions: any fixed 64-bit number, "Gatehous".
@@ -145,6 +145,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
     def __init__(self, path: str, pragmas: dict) -> None:
         super().__init__(path, pragmas=pragmas)
         self.busy_timeout_s = pragmas["busy_timeout"] / 1000
+        self.is_file = is_sqlite_file(path)  # only a file has a queue file and a WAL to copy
         self._queue = threading.local()  # this thread's _QueueFile, and whether it holds it
         self._threads = (os.getpid(), threading.Lock())  # this process's threads queue here
 
@@ -171,7 +172,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
 
     def _take_turn(self) -> bool:
         """Hold the queue file's lock; False for a database that is not a file."""
-        if self.database == ":memory:" or self.database.startswith("file:"):
+        if not self.is_file:
             return False
         pid, queue = os.getpid(), self._queue
         if getattr(queue, "pid", None) != pid:  # one opened before a fork is the parent's
@@ -207,7 +208,7 @@ class SqliteFileDatabase(PrivateSqliteDatabase):
     def checkpoint_in_background(self) -> Checkpointer | None:
         """Start this process's Checkpointer; from then on this process's connections leave
         the checkpoint to it up to BACKSTOP_PAGES. None for a database that is not a file."""
-        if self.database == ":memory:" or self.database.startswith("file:"):
+        if not self.is_file:
             return None
         backstop = ("wal_autocheckpoint", BACKSTOP_PAGES)
         self._pragmas = [*(p for p in self._pragmas if p[0] != backstop[0]), backstop]
