@@ -44,7 +44,7 @@ def child(name: str, requests: int, setup_for: int) -> None:
         if name in FLOORS:
             call = micro.floor_calls()[name]
         elif name in sql_only.NAMES:
-            call = sql_only.calls(setup_for + 1)[name]
+            call = sql_only.call_for(name, setup_for + 1)
         else:
             call = micro.gatehouse_calls(setup_for + 1)[name]
         call(setup_for)  # warm up, with a pool entry no measured request uses

@@ -83,5 +83,6 @@ def code_exchange(count: int) -> Callable[[int], None]:
     return call
 
 
-def calls(count: int) -> dict[str, Callable[[int], None]]:
-    return {"sql: floor INSERT": floor_insert(), "sql: code exchange": code_exchange(count)}
+def call_for(name: str, count: int) -> Callable[[int], None]:
+    """The call measured as `name` (one of NAMES), set up for `count` requests."""
+    return floor_insert() if name == "sql: floor INSERT" else code_exchange(count)
