@@ -29,8 +29,9 @@ def init_csrf(app: Flask) -> None:
 
     @app.before_request
     def csrf_protect() -> None:
-        if request.method in UNSAFE_METHODS and config["WTF_CSRF_ENABLED"]:
-            endpoint = request.endpoint
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+        if req.method in UNSAFE_METHODS and config["WTF_CSRF_ENABLED"]:
+            endpoint = req.endpoint
             if endpoint is None:  # no route: the 404 or 405 follows (Flask-WTF skips it too)
                 return
             skip = exempt.get(endpoint)

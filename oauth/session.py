@@ -35,7 +35,7 @@ from oauth.params import bearer_token
 
 def client_ip() -> str:
     """The caller's address (ProxyFix has already applied trusted forwarded headers)."""
-    return request.remote_addr or ""
+    return request._get_current_object().remote_addr or ""  # type: ignore[attr-defined]
 
 
 # Endpoints that clients call with their own credentials (or none) and that never read the

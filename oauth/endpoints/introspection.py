@@ -15,9 +15,10 @@ bp = answer_oauth_errors_as_json(Blueprint("introspection", __name__, url_prefix
 @bp.post("/introspect")
 def introspect():
     """RFC 7662 §2: for confidential clients (resource servers) only."""
-    client, _ = authenticate_client(request.form, request.headers)
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    client, _ = authenticate_client(req.form, req.headers)
     if client.is_public:
         raise InvalidClient("Introspection is for confidential clients.")
-    token = form_param(request.form, "token", required=True)
-    form_param(request.form, "token_type_hint")
+    token = form_param(req.form, "token", required=True)
+    form_param(req.form, "token_type_hint")
     return json_no_store(introspect_token(token, client))

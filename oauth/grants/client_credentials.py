@@ -3,7 +3,6 @@ itself, with no user, no refresh token and no user scopes."""
 
 from __future__ import annotations
 
-from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from models import Client, ClientSecret, db
@@ -24,7 +23,7 @@ def client_credentials(client: Client, secret: ClientSecret | None, form: MultiD
             "Only clients an administrator created or vetted may use client_credentials."
         )
     scopes = check_machine_scope(client, form_param(form, "scope"))
-    audience = audience_for(resource_param(form), current_app.config["ISSUER"])
+    audience = audience_for(resource_param(form), issue.app_config()["ISSUER"])
     with db.atomic("IMMEDIATE"):  # a write transaction: it queues for the write lock
         return issue.issue(
             client,

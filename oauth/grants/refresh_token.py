@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from models import Client, ClientSecret, db, revoke_families, utcnow
@@ -18,7 +17,7 @@ from oauth.rules.scope import narrow_scope
 
 
 def reuse_grace() -> timedelta:
-    return timedelta(seconds=float(current_app.config["REFRESH_TOKEN_REUSE_GRACE"]))
+    return timedelta(seconds=float(issue.app_config()["REFRESH_TOKEN_REUSE_GRACE"]))
 
 
 def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) -> dict:
@@ -53,7 +52,7 @@ def refresh_token(client: Client, secret: ClientSecret | None, form: MultiDict) 
             if row.expires_at <= now or family.expires_at <= now:
                 raise InvalidGrant("The refresh token has expired.")
             scopes = narrow_scope(scope, row.scope)
-            check_same_audience(resource, family.audience, current_app.config["ISSUER"])
+            check_same_audience(resource, family.audience, issue.app_config()["ISSUER"])
             body = issue.rotate(row, client, scopes, client_secret=secret, now=now)
     if replayed:
         raise InvalidGrant("The refresh token was already used; its tokens are revoked.")

@@ -186,8 +186,11 @@ OPEN_DURING_CHANGE = {"account.password", "login.logout", "static"}
 @bp.before_app_request
 def password_change_gate():
     """After signing in with a one-time password, nothing but changing it (or signing out)."""
-    if not session or request.endpoint in OPEN_DURING_CHANGE:
-        return None  # an empty session (every protocol endpoint's) has nobody signed in
+    # An empty session (every protocol endpoint's) has nobody signed in. Asked of the session
+    # itself: the proxy's truth test is a context lookup of its own, on every request.
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    if not current or request.endpoint in OPEN_DURING_CHANGE:
+        return None
     user = current_user()
     if user is None or not user.must_change_password:
         return None

@@ -54,7 +54,7 @@ class HostCheck:
         self.accepted: set[str] = set()
 
     def __call__(self) -> None:
-        host = request.host
+        host = request._get_current_object().host  # type: ignore[attr-defined]  # one proxy lookup
         if host in self.accepted:
             return
         name = host_name(host)

@@ -81,7 +81,8 @@ def lookup_client(client_id: str, version: int | None = None) -> CachedClient | 
     Outside an app (scripts, rule tests), uncached."""
     if not has_app_context():
         return CachedClient.load(client_id)
-    extensions = current_app.extensions
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    extensions = app.extensions
     cache = extensions.get(CACHE_KEY)
     if cache is None:
         cache = extensions[CACHE_KEY] = ClientCache()
@@ -150,7 +151,8 @@ def _cache_state() -> tuple[int | None, set[throttle.PassedKey] | None]:
     if not has_app_context() or database.in_transaction():
         return None, None
     client_version, throttle_version = cache_versions(CLIENT_AUTH_VERSIONS_SQL)
-    extensions = current_app.extensions
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    extensions = app.extensions
     memory = extensions.get(PASSED_KEY)
     if memory is None:
         memory = extensions[PASSED_KEY] = throttle.passed_memory()
