@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import peewee
 from peewee import (
     AutoField,
     BlobField,
@@ -121,13 +122,17 @@ def placeholders(sql: str, param: str) -> str:
 def execute(sql: str, params: Any = ()) -> Any:
     """Run a hand-written statement, written with `?` placeholders, on either engine.
 
-    Converted to the engine's placeholders (Peewee's `db.param`) once per statement.
+    Converted to the engine's placeholders (Peewee's `db.param`) once per statement. Run on
+    the driver's connection, as `cache_versions` is: Peewee's `execute_sql` adds a debug log
+    line and a cursor of its own around it (a code exchange runs five of these). Driver errors
+    still come out as Peewee's (IntegrityError, OperationalError), as from `execute_sql`.
     """
     database = db.obj  # the proxy's target: skips the proxy's attribute lookup on hot paths
     statement = _STATEMENTS.get(sql)
     if statement is None:
         statement = _STATEMENTS[sql] = placeholders(sql, database.param)
-    return database.execute_sql(statement, params)
+    with peewee.__exception_wrapper__:
+        return database.connection().execute(statement, params)
 
 
 def utcnow() -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
+import peewee
 import pytest
 from peewee import TimestampField
 
@@ -18,6 +19,7 @@ from models import (
     User,
     by_id,
     db,
+    execute,
     first_raw,
     insert,
     utcnow,
@@ -81,6 +83,19 @@ def test_insert_writes_what_peewee_reads_back(oauth_client, user):
         assert stored.family_id == family.id and stored.token_hash == b"h" * 32
         assert stored.expires_at == now + timedelta(hours=1) and stored.revoked_at is None
         assert TokenFamily.get_by_id(family.id).auth_time == now
+
+
+def test_fixed_sql_errors_are_peewees_errors(oauth_client):
+    """`execute` runs on the driver's connection, yet callers catch Peewee's errors (a
+    duplicate row, a locked database answered 503) as they do from Peewee's own queries."""
+    client, _ = oauth_client
+    bad_row = "INSERT INTO oauth_client (id, client_id) SELECT id, client_id FROM oauth_client"
+    with db.connection_context():
+        with pytest.raises(peewee.IntegrityError):
+            execute(bad_row)  # its id is taken and it has no name
+        with pytest.raises(peewee.OperationalError):
+            execute("SELECT * FROM no_such_table")
+        assert execute("SELECT count(*) FROM oauth_client").fetchone() == (1,)
 
 
 def test_extra_columns_become_attributes(oauth_client):
