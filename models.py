@@ -154,6 +154,11 @@ EPOCH = datetime(1970, 1, 1)  # naive UTC, like every datetime here
 ONE_MS, HALF_MS = timedelta(milliseconds=1), timedelta(microseconds=500)
 
 
+def utc_millis(value: datetime) -> int:
+    """A naive UTC datetime as UtcMillisField stores it: milliseconds since the epoch."""
+    return (value - EPOCH + HALF_MS) // ONE_MS
+
+
 class UtcMillisField(TimestampField):
     """A naive UTC datetime stored as integer milliseconds since the Unix epoch (block 7).
 
@@ -171,7 +176,7 @@ class UtcMillisField(TimestampField):
 
     def db_value(self, value: Any) -> Any:
         if isinstance(value, datetime) and value.tzinfo is None:
-            return (value - EPOCH + HALF_MS) // ONE_MS
+            return utc_millis(value)
         return super().db_value(value)
 
     def python_value(self, value: Any) -> Any:

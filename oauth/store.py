@@ -28,13 +28,15 @@ from models import (
     first_raw,
     insert,
     loaded,
+    utc_millis,
     utcnow,
 )
 
 
 def _ms(when: datetime | None) -> int | None:
-    """A datetime as the grant tables store it (models.UtcMillisField)."""
-    return AccessToken.created_at.db_value(when)
+    """A naive UTC datetime as the grant tables store it (models.UtcMillisField), without
+    the field's lookup and type checks: a grant converts eight of these."""
+    return None if when is None else utc_millis(when)
 
 
 # -- authorization codes (RFC 6749 §4.1.2: single use) -------------------------------------

@@ -24,7 +24,7 @@ from models import (
     insert,
     utcnow,
 )
-from oauth import keys
+from oauth import keys, store
 from oauth.store import count_recent, count_recent_each
 
 
@@ -178,8 +178,10 @@ def test_millisecond_timestamps_convert_as_peewee_converts():
     for moment in moments:
         stored = ours.db_value(moment)
         assert stored == peewee.db_value(moment) and type(stored) is int
+        assert store._ms(moment) == stored  # the hot paths' own conversion
         assert ours.python_value(stored) == peewee.python_value(stored) == moment
     assert ours.db_value(datetime(2026, 1, 1, 0, 0, 0, 1499)) == peewee.db_value(
         datetime(2026, 1, 1, 0, 0, 0, 1499)
     )  # to the nearest millisecond
     assert ours.db_value(None) is None and ours.python_value(None) is None
+    assert store._ms(None) is None
