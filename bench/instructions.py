@@ -6,6 +6,8 @@ cachegrind (`valgrind --tool=cachegrind --cache-sim=no`), which is exact and rep
 Each endpoint runs in two child processes with the same set-up as `bench.micro` (the same
 fixtures, the same test client), one making FEW requests and the other MANY: the difference
 of their totals over MANY - FEW is one request's cost, start-up and set-up cancelled out.
+The children run with PYTHONHASHSEED=0: with random string hashes, dict and set layouts
+differ from run to run, and so did the counts, by about 10k per request.
 
 It leaves out what instructions do not show: cache misses, and the kernel's work (fsync, the
 WAL's writes), which `bench.micro` includes. Use it to compare two versions of the code;
@@ -20,6 +22,7 @@ use `bench.micro` and `make bench` for how far an endpoint is from its floor. Th
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -58,7 +61,8 @@ def instructions(name: str, requests: int, setup_for: int) -> int:
     """The total instructions of a child process making `requests` requests of `name`."""
     command = [*VALGRIND, sys.executable, "-m", "bench.instructions", "--child", name]
     command += ["--requests", f"{requests},{setup_for}"]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    environ = {**os.environ, "PYTHONHASHSEED": "0"}  # the same hashes in every child
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=environ)
     found = TOTAL.search(done.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
