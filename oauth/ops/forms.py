@@ -65,7 +65,7 @@ class Request(flask.Request):
     def _declared_body(self) -> bytes | None:
         """The body of a request that declares its length, read from the server as Werkzeug's
         input stream reads it; None when that stream must (no declared length, a chunked
-        body, a body `get_data()` or the stream has already read)."""
+        body, a body `get_data()` or the stream has already read, no MAX_CONTENT_LENGTH)."""
         environ = self.environ
         declared = environ.get("CONTENT_LENGTH")
         if (
@@ -76,9 +76,11 @@ class Request(flask.Request):
             or getattr(self, "_cached_data", None) is not None
         ):
             return None
-        length = int(declared)
         limit = self.max_content_length
-        if limit is not None and length > limit:
+        if limit is None:  # no limit of the app's own: the stream reads it in bounded steps
+            return None
+        length = int(declared)
+        if length > limit:
             raise RequestEntityTooLarge()
         source, chunks, missing = environ["wsgi.input"], [], length
         while missing > 0:
