@@ -123,9 +123,9 @@ def execute(sql: str, params: Any = ()) -> Any:
     """Run a hand-written statement, written with `?` placeholders, on either engine.
 
     Converted to the engine's placeholders (Peewee's `db.param`) once per statement. Run on
-    the driver's connection, as `cache_versions` is: Peewee's `execute_sql` adds a debug log
-    line and a cursor of its own around it (a code exchange runs five of these). Driver errors
-    still come out as Peewee's (IntegrityError, OperationalError), as from `execute_sql`.
+    the driver's connection: Peewee's `execute_sql` adds a debug log line and a cursor of its
+    own around it (a code exchange runs six of these). Driver errors still come out as
+    Peewee's (IntegrityError, OperationalError), as from `execute_sql`.
     """
     database = db.obj  # the proxy's target: skips the proxy's attribute lookup on hot paths
     statement = _STATEMENTS.get(sql)
@@ -325,11 +325,10 @@ def cache_versions(sql: str) -> tuple[int, ...]:
     """The counters of the cache_version row that `sql` (one of the statements above) reads.
 
     Every cached answer (clients, discovery, the JWKS, passed throttle checks) reads one of
-    these per request, so it is read on the driver's own connection: Peewee's layer around it
-    (logging, error wrapping, a new cursor) cost a third of the read. No parameters, so the
-    statement is the same on both engines.
+    these per request, through `execute` like every other hot-path statement. No parameters,
+    so the statement is the same on both engines.
     """
-    return db.obj.connection().execute(sql).fetchone()
+    return execute(sql).fetchone()
 
 
 CLIENT_CACHE_MAX = 10_000  # clients per process; past that the cache starts over
